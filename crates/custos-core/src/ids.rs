@@ -266,7 +266,10 @@ mod tests {
     #[test]
     fn names_are_validated() {
         assert!(TenantId::new("acme-01").is_ok());
-        assert!(matches!(TenantId::new(""), Err(IdError::Length { len: 0, .. })));
+        assert!(matches!(
+            TenantId::new(""),
+            Err(IdError::Length { len: 0, .. })
+        ));
         assert!(matches!(
             PrincipalId::new("staff ana"),
             Err(IdError::Character { ch: ' ', .. })

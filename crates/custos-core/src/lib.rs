@@ -35,8 +35,8 @@ pub mod vocab;
 pub use chain::Digest;
 pub use event::{Event, NewEvent};
 pub use ids::{
-    ConsentId, CorrelationId, EventId, GrantId, IdError, InvitationId, PrincipalId, ReviewId,
-    Seq, SessionId, StreamId, TenantId,
+    ConsentId, CorrelationId, EventId, GrantId, IdError, InvitationId, PrincipalId, ReviewId, Seq,
+    SessionId, StreamId, TenantId,
 };
 pub use payload::{EventKind, InitialSupport, Payload, UnknownKind};
 pub use time::Timestamp;

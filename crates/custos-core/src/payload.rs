@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::vocab::*;
-use crate::{ConsentId, GrantId, InvitationId, PrincipalId, ReviewId, SessionId, TenantId, Timestamp};
+use crate::{
+    ConsentId, GrantId, InvitationId, PrincipalId, ReviewId, SessionId, TenantId, Timestamp,
+};
 
 /// A support user attached when the account is created (Workiva: only the CSM and the
 /// onboarding project manager).
@@ -420,13 +422,35 @@ impl EventKind {
     pub const ALL: [EventKind; 29] = {
         use EventKind::*;
         [
-            TenantCreated, OnboardingOpened, OnboardingClosed, StaffEnrolled, StaffUpdated,
-            CustomerUserAdded, CustomerUserRemoved, AccessRequested, AccessApproved,
-            AccessDenied, AccessExpired, AccessRevoked, InvitationCreated, InvitationSent,
-            InvitationAccepted, InvitationDeclined, InvitationExpired, InvitationDeactivated,
-            InvitationReactivated, InvitationRevoked, ConsentGiven, ConsentWithdrawn,
-            ConsentExpired, SessionStarted, SessionAction, SessionEnded, CustomerNotified,
-            ReviewRecorded, AttemptRejected,
+            TenantCreated,
+            OnboardingOpened,
+            OnboardingClosed,
+            StaffEnrolled,
+            StaffUpdated,
+            CustomerUserAdded,
+            CustomerUserRemoved,
+            AccessRequested,
+            AccessApproved,
+            AccessDenied,
+            AccessExpired,
+            AccessRevoked,
+            InvitationCreated,
+            InvitationSent,
+            InvitationAccepted,
+            InvitationDeclined,
+            InvitationExpired,
+            InvitationDeactivated,
+            InvitationReactivated,
+            InvitationRevoked,
+            ConsentGiven,
+            ConsentWithdrawn,
+            ConsentExpired,
+            SessionStarted,
+            SessionAction,
+            SessionEnded,
+            CustomerNotified,
+            ReviewRecorded,
+            AttemptRejected,
         ]
     };
 
@@ -447,14 +471,35 @@ impl EventKind {
 }
 
 const NAMES: [&str; 29] = [
-    "tenant_created", "onboarding_opened", "onboarding_closed", "staff_enrolled",
-    "staff_updated", "customer_user_added", "customer_user_removed", "access_requested",
-    "access_approved", "access_denied", "access_expired", "access_revoked",
-    "invitation_created", "invitation_sent", "invitation_accepted", "invitation_declined",
-    "invitation_expired", "invitation_deactivated", "invitation_reactivated",
-    "invitation_revoked", "consent_given", "consent_withdrawn", "consent_expired",
-    "session_started", "session_action", "session_ended", "customer_notified",
-    "review_recorded", "attempt_rejected",
+    "tenant_created",
+    "onboarding_opened",
+    "onboarding_closed",
+    "staff_enrolled",
+    "staff_updated",
+    "customer_user_added",
+    "customer_user_removed",
+    "access_requested",
+    "access_approved",
+    "access_denied",
+    "access_expired",
+    "access_revoked",
+    "invitation_created",
+    "invitation_sent",
+    "invitation_accepted",
+    "invitation_declined",
+    "invitation_expired",
+    "invitation_deactivated",
+    "invitation_reactivated",
+    "invitation_revoked",
+    "consent_given",
+    "consent_withdrawn",
+    "consent_expired",
+    "session_started",
+    "session_action",
+    "session_ended",
+    "customer_notified",
+    "review_recorded",
+    "attempt_rejected",
 ];
 
 impl std::fmt::Display for EventKind {

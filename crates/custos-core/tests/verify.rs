@@ -101,7 +101,11 @@ fn truncation_is_caught_only_against_a_known_head() {
     let full = log(20);
     let known = head_of(&full);
     let cut = &full[..15];
-    assert_eq!(run(cut, None), Ok(head_of(cut)), "no anchor: a prefix is valid");
+    assert_eq!(
+        run(cut, None),
+        Ok(head_of(cut)),
+        "no anchor: a prefix is valid"
+    );
     let err = run(cut, Some(known)).expect_err("truncated");
     assert_eq!(err.seq, Seq(16));
     assert_eq!(
@@ -133,7 +137,10 @@ fn a_rewritten_chain_is_caught_by_a_known_head() {
     let last = forged[9].1.len() - 1;
     forged[9].1[last] ^= 0x01;
     rechain(&mut forged);
-    assert!(run(&forged, None).is_ok(), "a full rewrite is self-consistent");
+    assert!(
+        run(&forged, None).is_ok(),
+        "a full rewrite is self-consistent"
+    );
     let err = run(&forged, Some(known)).expect_err("anchor");
     assert_eq!(err.seq, Seq(15));
     assert_eq!(err.fault.kind(), "head_mismatch");

@@ -1,0 +1,113 @@
+//! The key layout of the single sled tree (byte by byte in `docs/design.md`).
+//!
+//! Everything lives in one tree so that one `apply_batch` writes a group's log records,
+//! index entries and head atomically: the indexes can never disagree with the log.
+
+use custos_core::{Digest, EventId, EventKind, Head, Seq, Timestamp};
+
+/// Log record: `L ‖ seq:u64be` → `hash(seq):32 ‖ record`.
+pub const LOG: u8 = b'L';
+/// Idempotency: `E ‖ event_id:u128be` → `seq:u64be`.
+pub const EVENT_ID: u8 = b'E';
+/// Stream index: `S ‖ len:u8 ‖ stream ‖ version:u64be` → `seq:u64be`.
+pub const STREAM: u8 = b'S';
+/// Tenant index: `T ‖ len:u8 ‖ tenant ‖ seq:u64be` → empty.
+pub const TENANT: u8 = b'T';
+/// Actor index: `A ‖ len:u8 ‖ actor ‖ seq:u64be` → empty.
+pub const ACTOR: u8 = b'A';
+/// Kind index: `K ‖ kind:u16be ‖ seq:u64be` → empty.
+pub const KIND: u8 = b'K';
+/// Time index, one entry per committed group: `W ‖ recorded_at:u64be(offset) ‖ first_seq:u64be`.
+pub const TIME: u8 = b'W';
+/// Metadata: `M ‖ name`.
+pub const META: u8 = b'M';
+
+/// `M head` → `seq:u64be ‖ hash:32`: the head written with the last group.
+pub const META_HEAD: &[u8] = b"Mhead";
+/// `M verified` → `seq:u64be ‖ hash:32`: the point verified by the last open.
+pub const META_VERIFIED: &[u8] = b"Mverified";
+/// `M format` → `u8`: the store layout version.
+pub const META_FORMAT: &[u8] = b"Mformat";
+/// The store layout written by this version.
+pub const STORE_FORMAT: u8 = 1;
+
+/// `L ‖ seq`.
+pub fn log(seq: Seq) -> [u8; 9] {
+    let mut k = [LOG; 9];
+    k[1..].copy_from_slice(&seq.0.to_be_bytes());
+    k
+}
+
+/// `E ‖ id`.
+pub fn event_id(id: EventId) -> [u8; 17] {
+    let mut k = [EVENT_ID; 17];
+    k[1..].copy_from_slice(&id.to_bytes());
+    k
+}
+
+/// `tag ‖ len ‖ name` — the prefix of a name-keyed index.
+pub fn named_prefix(tag: u8, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 10);
+    k.push(tag);
+    // Names are at most 128 bytes (custos_core::ids::MAX_NAME_LEN).
+    k.push(name.len() as u8);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// `prefix ‖ n:u64be`.
+pub fn with_u64(prefix: &[u8], n: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 8);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// `K ‖ kind`.
+pub fn kind_prefix(kind: EventKind) -> [u8; 3] {
+    let c = kind.code().to_be_bytes();
+    [KIND, c[0], c[1]]
+}
+
+/// `W ‖ time ‖ first_seq`; the time is offset so that byte order is time order.
+pub fn time(at: Timestamp, first: Seq) -> [u8; 17] {
+    let mut k = [TIME; 17];
+    k[1..9].copy_from_slice(&time_bits(at).to_be_bytes());
+    k[9..].copy_from_slice(&first.0.to_be_bytes());
+    k
+}
+
+/// An i64 mapped to a u64 whose order is the same.
+pub fn time_bits(at: Timestamp) -> u64 {
+    (at.0 as u64) ^ (1 << 63)
+}
+
+/// The trailing `u64be` of a key or value.
+pub fn trailing_u64(bytes: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = bytes.get(bytes.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+/// `seq ‖ hash` as stored under the meta keys.
+pub fn encode_head(head: &Head) -> [u8; 40] {
+    let mut v = [0u8; 40];
+    v[..8].copy_from_slice(&head.seq.0.to_be_bytes());
+    v[8..].copy_from_slice(&head.hash.0);
+    v
+}
+
+/// Reads `seq ‖ hash`.
+pub fn decode_head(v: &[u8]) -> Option<Head> {
+    let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+    let hash: [u8; 32] = v.get(8..40)?.try_into().ok()?;
+    (v.len() == 40).then_some(Head {
+        seq: Seq(seq),
+        hash: Digest(hash),
+    })
+}
+
+/// Splits a log value into `(stored hash, record)`.
+pub fn split_log_value(v: &[u8]) -> Option<(Digest, &[u8])> {
+    let hash: [u8; 32] = v.get(..32)?.try_into().ok()?;
+    Some((Digest(hash), &v[32..]))
+}

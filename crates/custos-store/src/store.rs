@@ -1,0 +1,467 @@
+//! `Store`: opening (with the tail check), appending through the writer, and reads.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use custos_core::{
+    codec, Digest, Event, EventKind, Head, PrincipalId, Seq, StreamId, TenantId, Timestamp,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::keys;
+use crate::verify::{check_tail, last_recorded_at};
+use crate::writer::{self, Msg, Writer};
+use crate::{AppendError, Clock, OpenError, ReadError, SystemClock};
+
+/// How the store is run.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Most events committed in one group (one sled batch, one flush).
+    pub max_batch_events: usize,
+    /// Appends that may wait for the writer before callers are held back.
+    pub queue_depth: usize,
+    /// Source of `recorded_at`.
+    pub clock: Arc<dyn Clock>,
+    /// Tests only: treat the write of the group after this many committed groups as an
+    /// IO error (sled offers no fault injection of its own).
+    #[doc(hidden)]
+    pub fail_after_groups: Option<u64>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            max_batch_events: 2048,
+            queue_depth: 4096,
+            clock: Arc::new(SystemClock),
+            fail_after_groups: None,
+        }
+    }
+}
+
+/// Events to append to one stream, atomically, in order.
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    /// The stream.
+    pub stream: StreamId,
+    /// The version the stream must be at (0: must not exist yet); `None`: any.
+    pub expected: Option<u64>,
+    /// The events.
+    pub events: Vec<custos_core::NewEvent>,
+}
+
+/// An acknowledged append: durable before this is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Seq of the first event.
+    pub first: Seq,
+    /// Seq of the last event.
+    pub last: Seq,
+    /// The stream's version after the last event.
+    pub version: u64,
+    /// True when this was a retry of an append already made (nothing new written).
+    pub duplicate: bool,
+}
+
+/// A stored event: its seq, the hash kept beside it, and the exact stored bytes.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Position.
+    pub seq: Seq,
+    /// `hash(seq)` as stored.
+    pub hash: Digest,
+    value: sled::IVec,
+}
+
+impl StoredEvent {
+    fn from_value(seq: Seq, value: sled::IVec) -> Result<Self, ReadError> {
+        let (hash, _) = keys::split_log_value(&value).ok_or_else(|| ReadError::Corrupt {
+            seq,
+            reason: "log value shorter than a hash".into(),
+        })?;
+        Ok(StoredEvent { seq, hash, value })
+    }
+
+    /// The exact stored bytes the chain covers.
+    pub fn record(&self) -> &[u8] {
+        &self.value[32..]
+    }
+
+    /// The decoded event.
+    pub fn event(&self) -> Result<Event, ReadError> {
+        codec::decode(self.record()).map_err(|e| ReadError::Corrupt {
+            seq: self.seq,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Which secondary index to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexFilter {
+    /// Events concerning a tenant.
+    Tenant(TenantId),
+    /// Events caused by an actor.
+    Actor(PrincipalId),
+    /// Events of a kind.
+    Kind(EventKind),
+}
+
+impl IndexFilter {
+    fn prefix(&self) -> Vec<u8> {
+        match self {
+            IndexFilter::Tenant(t) => keys::named_prefix(keys::TENANT, t.as_str()),
+            IndexFilter::Actor(a) => keys::named_prefix(keys::ACTOR, a.as_str()),
+            IndexFilter::Kind(k) => keys::kind_prefix(*k).to_vec(),
+        }
+    }
+}
+
+/// Counters of the writer's work.
+#[derive(Debug, Default)]
+pub struct Stats {
+    batches: std::sync::atomic::AtomicU64,
+    events: std::sync::atomic::AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn record_batch(&self, events: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.batches.fetch_add(1, Relaxed);
+        self.events.fetch_add(events, Relaxed);
+    }
+
+    /// `(groups committed, events committed)` since open.
+    pub fn snapshot(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.batches.load(Relaxed), self.events.load(Relaxed))
+    }
+}
+
+/// The ledger's log. Cheap to clone; all clones share one writer.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    db: sled::Db,
+    tree: sled::Tree,
+    /// The only sender; dropped (with the last `Store` clone) to stop the writer.
+    tx: Option<mpsc::Sender<Msg>>,
+    head: watch::Receiver<Head>,
+    stats: Arc<Stats>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Inner {
+    fn join_writer(&self) {
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// Dropping the last clone stops the writer once it has committed what is queued, and
+    /// waits for it, so that the data directory's lock is free when this returns.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        self.join_writer();
+    }
+}
+
+/// Opens sled at `path`, naming a lock held by another process as such.
+pub(crate) fn open_db(path: &Path) -> Result<sled::Db, OpenError> {
+    sled::Config::new().path(path).open().map_err(|source| {
+        let locked = matches!(&source, sled::Error::Io(e)
+            if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock"));
+        if locked {
+            OpenError::Locked {
+                path: path.to_owned(),
+            }
+        } else {
+            OpenError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })
+}
+
+/// The tree holding the log, checked for its format.
+pub(crate) fn open_tree(db: &sled::Db, path: &Path) -> Result<sled::Tree, OpenError> {
+    let io = |source| OpenError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let tree = db.open_tree("custos").map_err(io)?;
+    match tree.get(keys::META_FORMAT).map_err(io)? {
+        Some(v) if v.as_ref() == [keys::STORE_FORMAT] => {}
+        Some(v) => {
+            return Err(OpenError::Format {
+                path: path.to_owned(),
+                found: v.first().copied().unwrap_or(0),
+                expected: keys::STORE_FORMAT,
+            })
+        }
+        None => {
+            tree.insert(keys::META_FORMAT, &[keys::STORE_FORMAT])
+                .map_err(io)?;
+        }
+    }
+    Ok(tree)
+}
+
+impl Store {
+    /// Opens (or creates) the log in `path`, checks the tail written since the last
+    /// verified point, and starts the writer.
+    pub fn open(path: impl AsRef<Path>, config: StoreConfig) -> Result<Store, OpenError> {
+        let path = path.as_ref().to_owned();
+        let db = open_db(&path)?;
+        let tree = open_tree(&db, &path)?;
+        let head = check_tail(&db, &tree, &path)?;
+        let last_time = last_recorded_at(&tree, head.seq).map_err(|source| OpenError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
+        let (head_tx, head_rx) = watch::channel(head);
+        let stats = Arc::new(Stats::default());
+        let writer = Writer {
+            db: db.clone(),
+            tree: tree.clone(),
+            rx,
+            head,
+            last_time,
+            head_tx,
+            clock: config.clock,
+            max_batch_events: config.max_batch_events.max(1),
+            stats: stats.clone(),
+            poisoned: false,
+            fail_after_groups: config.fail_after_groups,
+        };
+        let handle = std::thread::Builder::new()
+            .name("custos-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| OpenError::Io {
+                path: path.clone(),
+                source: sled::Error::Io(e),
+            })?;
+        tracing::info!(path = %path.display(), head = %head, "store opened");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                db,
+                tree,
+                tx: Some(tx),
+                head: head_rx,
+                stats,
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Appends; returns once the events are flushed to disk.
+    pub async fn append(&self, req: AppendRequest) -> Result<Appended, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(Msg::Append(req, reply))
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// [`append`](Self::append) for callers outside an async runtime.
+    pub fn append_blocking(&self, req: AppendRequest) -> Result<Appended, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .blocking_send(Msg::Append(req, reply))
+            .map_err(|_| AppendError::Closed)?;
+        answer.blocking_recv().map_err(|_| AppendError::Closed)?
+    }
+
+    /// Commits what is queued, flushes, and stops the writer; later appends get
+    /// [`AppendError::Closed`]. Reads keep working.
+    pub async fn close(&self) {
+        let (done, wait) = oneshot::channel();
+        let Ok(tx) = self.sender() else { return };
+        if tx.send(Msg::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        self.join_writer();
+    }
+
+    /// [`close`](Self::close) for callers outside an async runtime.
+    pub fn close_blocking(&self) {
+        let (done, wait) = oneshot::channel();
+        let Ok(tx) = self.sender() else { return };
+        if tx.blocking_send(Msg::Shutdown(done)).is_ok() {
+            let _ = wait.blocking_recv();
+        }
+        self.join_writer();
+    }
+
+    fn sender(&self) -> Result<&mpsc::Sender<Msg>, AppendError> {
+        self.inner.tx.as_ref().ok_or(AppendError::Closed)
+    }
+
+    fn join_writer(&self) {
+        self.inner.join_writer();
+    }
+
+    /// The last durable event: seq and hash.
+    pub fn head(&self) -> Head {
+        *self.inner.head.borrow()
+    }
+
+    /// A receiver that sees every new head.
+    pub fn watch_head(&self) -> watch::Receiver<Head> {
+        self.inner.head.clone()
+    }
+
+    /// Counters of committed groups and events.
+    pub fn stats(&self) -> (u64, u64) {
+        self.inner.stats.snapshot()
+    }
+
+    /// The event at `seq`.
+    pub fn get(&self, seq: Seq) -> Result<Option<StoredEvent>, ReadError> {
+        match self.inner.tree.get(keys::log(seq))? {
+            Some(v) => Ok(Some(StoredEvent::from_value(seq, v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// `hash(seq)`; the genesis digest for seq 0.
+    pub fn hash_at(&self, seq: Seq) -> Result<Option<Digest>, ReadError> {
+        if seq == Seq::ZERO {
+            return Ok(Some(Digest::GENESIS));
+        }
+        Ok(self.get(seq)?.map(|e| e.hash))
+    }
+
+    /// Events with `from <= seq <= to`, in order.
+    pub fn range(
+        &self,
+        from: Seq,
+        to: Seq,
+    ) -> impl Iterator<Item = Result<StoredEvent, ReadError>> + Send + 'static {
+        let start = keys::log(from);
+        // Half-open, so that `to < from` is simply empty.
+        let end = if to < from {
+            start
+        } else {
+            keys::log(Seq(to.0.saturating_add(1)))
+        };
+        let end = if to.0 == u64::MAX {
+            [keys::LOG + 1; 9]
+        } else {
+            end
+        };
+        self.inner.tree.range(start..end).map(|kv| {
+            let (k, v) = kv?;
+            let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
+            StoredEvent::from_value(seq, v)
+        })
+    }
+
+    /// The current version of a stream (0 if it has no events).
+    pub fn stream_version(&self, stream: &StreamId) -> Result<u64, ReadError> {
+        Ok(writer::stream_version(&self.inner.tree, stream)?)
+    }
+
+    /// A stream's events from `from_version` on, in order.
+    pub fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> impl Iterator<Item = Result<StoredEvent, ReadError>> + Send + 'static {
+        let prefix = keys::named_prefix(keys::STREAM, stream.as_str());
+        let start = keys::with_u64(&prefix, from_version);
+        let end = keys::with_u64(&prefix, u64::MAX);
+        let tree = self.inner.tree.clone();
+        self.inner.tree.range(start..=end).map(move |kv| {
+            let (_, v) = kv?;
+            let seq = Seq(keys::trailing_u64(&v).unwrap_or(0));
+            match tree.get(keys::log(seq))? {
+                Some(v) => StoredEvent::from_value(seq, v),
+                None => Err(ReadError::Corrupt {
+                    seq,
+                    reason: "indexed by its stream but missing from the log".into(),
+                }),
+            }
+        })
+    }
+
+    /// The first seq recorded at or after `at` (head + 1 if none), from the time index.
+    pub fn first_seq_at(&self, at: Timestamp) -> Result<Seq, ReadError> {
+        let start = keys::time(at, Seq::ZERO);
+        let end = [keys::TIME + 1];
+        match self
+            .inner
+            .tree
+            .range(start.to_vec()..end.to_vec())
+            .keys()
+            .next()
+        {
+            Some(k) => Ok(Seq(keys::trailing_u64(&k?).unwrap_or(0))),
+            None => Ok(self.head().seq.next()),
+        }
+    }
+
+    /// Events recorded in `[from, to)`, in order. The writer never lets `recorded_at`
+    /// decrease along the log, so this is a seq range found through the time index.
+    pub fn read_time_range(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<impl Iterator<Item = Result<StoredEvent, ReadError>> + Send + 'static, ReadError>
+    {
+        let first = self.first_seq_at(from)?;
+        let end = self.first_seq_at(to)?;
+        Ok(self.range(first, Seq(end.0.saturating_sub(1))))
+    }
+
+    /// Seqs in `[from, to]` that the index lists under `filter`, at most `limit`, in order.
+    pub fn index_seqs(
+        &self,
+        filter: &IndexFilter,
+        from: Seq,
+        to: Seq,
+        limit: usize,
+    ) -> Result<Vec<Seq>, ReadError> {
+        if to < from {
+            return Ok(Vec::new());
+        }
+        let prefix = filter.prefix();
+        let range = keys::with_u64(&prefix, from.0)..=keys::with_u64(&prefix, to.0);
+        self.inner
+            .tree
+            .range(range)
+            .keys()
+            .take(limit)
+            .map(|k| Ok(Seq(keys::trailing_u64(&k?).unwrap_or(0))))
+            .collect()
+    }
+
+    /// Verifies the whole log from genesis, and against `known` if given.
+    pub fn verify(&self, known: Option<Head>) -> Result<Head, crate::VerifyDirError> {
+        crate::verify::verify_tree(&self.inner.tree, known)
+    }
+
+    /// Flushes sled's buffers (the writer already flushes every group).
+    pub fn flush(&self) -> Result<(), ReadError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,61 @@
+//! Helpers shared by the store's tests: events and requests with little ceremony.
+
+#![allow(dead_code)]
+
+use custos_core::vocab::{ActionKind, Importance};
+use custos_core::*;
+use custos_store::AppendRequest;
+
+pub fn tenant(n: u32) -> TenantId {
+    TenantId::new(format!("tenant-{n}")).expect("tenant")
+}
+
+pub fn actor(n: u32) -> PrincipalId {
+    PrincipalId::new(format!("staff:s{n}")).expect("actor")
+}
+
+pub fn stream(n: u32) -> StreamId {
+    StreamId::new(format!("session:{n}")).expect("stream")
+}
+
+/// A session action in tenant `t` by staff `a`, with event id `id`.
+pub fn action(id: u128, t: u32, a: u32) -> NewEvent {
+    NewEvent::new(
+        EventId(id),
+        actor(a),
+        Payload::SessionAction {
+            session: SessionId(u128::from(t)),
+            tenant: tenant(t),
+            staff: actor(a),
+            action: ActionKind::ViewSettings,
+            importance: Importance::Low,
+            detail: format!("look {id}"),
+            consent: None,
+            request_channel: None,
+        },
+    )
+}
+
+/// A staff enrolment (no tenant).
+pub fn enrol(id: u128, a: u32) -> NewEvent {
+    NewEvent::new(
+        EventId(id),
+        actor(0),
+        Payload::StaffEnrolled {
+            staff: actor(a),
+            name: format!("S{a}"),
+            roles: vec![],
+            mfa: true,
+            sso: true,
+            training_completed: true,
+        },
+    )
+}
+
+pub fn req(s: u32, expected: Option<u64>, events: Vec<NewEvent>) -> AppendRequest {
+    AppendRequest {
+        stream: stream(s),
+        expected,
+        events,
+    }
+}

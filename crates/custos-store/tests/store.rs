@@ -1,0 +1,346 @@
+//! The store's behaviour: appends, conflicts, idempotency, reads, indexes, reopen,
+//! the open-time tail check, and refusal after an IO error.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use custos_core::*;
+use custos_store::*;
+
+fn open(dir: &std::path::Path) -> Store {
+    Store::open(dir, StoreConfig::default()).expect("open")
+}
+
+#[test]
+fn appends_are_dense_chained_and_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    assert_eq!(store.head(), Head::GENESIS);
+    let a = store
+        .append_blocking(req(1, Some(0), vec![action(1, 1, 1), action(2, 1, 1)]))
+        .expect("append");
+    assert_eq!(
+        (a.first, a.last, a.version, a.duplicate),
+        (Seq(1), Seq(2), 2, false)
+    );
+    let b = store
+        .append_blocking(req(2, None, vec![enrol(3, 9)]))
+        .expect("append");
+    assert_eq!((b.first, b.version), (Seq(3), 1));
+    let head = store.head();
+    assert_eq!(head.seq, Seq(3));
+    assert_eq!(store.verify(None).expect("verifies"), head);
+    let events: Vec<Event> = store
+        .range(Seq(1), Seq(10))
+        .map(|e| e.expect("read").event().expect("decode"))
+        .collect();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [Seq(1), Seq(2), Seq(3)]
+    );
+    assert_eq!(events[1].version, 2);
+    assert_eq!(events[1].id, EventId(2));
+    assert!(events
+        .windows(2)
+        .all(|w| w[0].recorded_at <= w[1].recorded_at));
+    store.close_blocking();
+    drop(store);
+
+    let store = open(dir.path());
+    assert_eq!(store.head(), head, "the head survives reopen");
+    let c = store
+        .append_blocking(req(1, Some(2), vec![action(4, 1, 1)]))
+        .expect("append after reopen");
+    assert_eq!((c.first, c.version), (Seq(4), 3));
+    assert_eq!(store.verify(None).expect("verifies").seq, Seq(4));
+}
+
+#[test]
+fn a_wrong_expected_version_is_a_conflict_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    store
+        .append_blocking(req(1, Some(0), vec![action(1, 1, 1)]))
+        .expect("first");
+    let err = store
+        .append_blocking(req(1, Some(0), vec![action(2, 1, 1)]))
+        .expect_err("conflict");
+    assert_eq!(
+        err,
+        AppendError::Conflict {
+            stream: stream(1),
+            expected: 0,
+            actual: 1
+        }
+    );
+    assert_eq!(store.head().seq, Seq(1));
+    assert_eq!(store.stream_version(&stream(1)).expect("version"), 1);
+}
+
+#[test]
+fn a_retry_with_the_same_ids_returns_the_first_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let first = store
+        .append_blocking(req(1, Some(0), vec![action(10, 1, 1), action(11, 1, 1)]))
+        .expect("first");
+    store
+        .append_blocking(req(2, None, vec![action(12, 2, 1)]))
+        .expect("other");
+    // The retry carries the stale expected version: still the first answer, not a conflict.
+    let again = store
+        .append_blocking(req(1, Some(0), vec![action(10, 1, 1), action(11, 1, 1)]))
+        .expect("retry");
+    assert_eq!(
+        (again.first, again.last, again.version),
+        (first.first, first.last, first.version)
+    );
+    assert!(again.duplicate);
+    assert_eq!(store.head().seq, Seq(3), "nothing appended twice");
+    // The same id for another stream, or mixed with new ids, is refused.
+    let err = store
+        .append_blocking(req(3, None, vec![action(10, 1, 1)]))
+        .expect_err("reused");
+    assert_eq!(err, AppendError::IdReused { id: EventId(10) });
+    let err = store
+        .append_blocking(req(1, None, vec![action(11, 1, 1), action(99, 1, 1)]))
+        .expect_err("partial");
+    assert_eq!(err, AppendError::IdReused { id: EventId(11) });
+    let err = store
+        .append_blocking(req(1, None, vec![action(98, 1, 1), action(98, 1, 1)]))
+        .expect_err("twice in one");
+    assert!(matches!(err, AppendError::Invalid(_)));
+    assert!(matches!(
+        store.append_blocking(req(1, None, vec![])),
+        Err(AppendError::Invalid(_))
+    ));
+    assert_eq!(store.head().seq, Seq(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_of_one_event_land_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move { s.append(req(1, None, vec![action(7, 1, 1)])).await })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.expect("join").expect("append").first);
+    }
+    assert!(seqs.iter().all(|s| *s == Seq(1)), "{seqs:?}");
+    assert_eq!(store.head().seq, Seq(1));
+}
+
+#[test]
+fn indexes_agree_with_a_scan_of_the_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let mut id = 0u128;
+    for round in 0..40u32 {
+        let mut events = Vec::new();
+        for k in 0..3u32 {
+            id += 1;
+            events.push(if (round + k) % 5 == 0 {
+                enrol(id, round % 4)
+            } else {
+                action(id, (round + k) % 6, round % 4)
+            });
+        }
+        store
+            .append_blocking(req(round % 7, None, events))
+            .expect("append");
+    }
+    let all: Vec<Event> = store
+        .range(Seq(1), store.head().seq)
+        .map(|e| e.expect("read").event().expect("decode"))
+        .collect();
+    let head = store.head().seq;
+    for t in 0..6 {
+        let want: Vec<Seq> = all
+            .iter()
+            .filter(|e| e.payload.tenant() == Some(&tenant(t)))
+            .map(|e| e.seq)
+            .collect();
+        let got = store
+            .index_seqs(&IndexFilter::Tenant(tenant(t)), Seq(1), head, usize::MAX)
+            .expect("index");
+        assert_eq!(got, want, "tenant {t}");
+    }
+    for a in 0..4 {
+        let want: Vec<Seq> = all
+            .iter()
+            .filter(|e| e.actor == actor(a))
+            .map(|e| e.seq)
+            .collect();
+        let got = store
+            .index_seqs(&IndexFilter::Actor(actor(a)), Seq(1), head, usize::MAX)
+            .expect("index");
+        assert_eq!(got, want, "actor {a}");
+    }
+    for kind in [
+        EventKind::StaffEnrolled,
+        EventKind::SessionAction,
+        EventKind::TenantCreated,
+    ] {
+        let want: Vec<Seq> = all
+            .iter()
+            .filter(|e| e.kind() == kind)
+            .map(|e| e.seq)
+            .collect();
+        let got = store
+            .index_seqs(&IndexFilter::Kind(kind), Seq(1), head, usize::MAX)
+            .expect("index");
+        assert_eq!(got, want, "kind {kind}");
+    }
+    for s in 0..7 {
+        let want: Vec<Seq> = all
+            .iter()
+            .filter(|e| e.stream == stream(s))
+            .map(|e| e.seq)
+            .collect();
+        let got: Vec<Seq> = store
+            .read_stream(&stream(s), 1)
+            .map(|e| e.expect("read").seq)
+            .collect();
+        assert_eq!(got, want, "stream {s}");
+        assert_eq!(
+            store.stream_version(&stream(s)).expect("v"),
+            want.len() as u64
+        );
+    }
+    // Bounded and limited index reads.
+    let got = store
+        .index_seqs(&IndexFilter::Tenant(tenant(1)), Seq(10), Seq(60), 3)
+        .expect("index");
+    assert!(got.len() <= 3 && got.iter().all(|s| (Seq(10)..=Seq(60)).contains(s)));
+}
+
+#[test]
+fn time_ranges_are_read_through_the_time_index() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_000)));
+    let config = StoreConfig {
+        clock: clock.clone(),
+        ..StoreConfig::default()
+    };
+    let store = Store::open(dir.path(), config).expect("open");
+    for i in 0..10u32 {
+        clock.set(Timestamp::from_secs(1_000 + 10 * i64::from(i)));
+        store
+            .append_blocking(req(1, None, vec![action(u128::from(i) + 1, 1, 1)]))
+            .expect("append");
+    }
+    // A clock that goes backwards does not make the log go backwards.
+    clock.set(Timestamp::from_secs(500));
+    let last = store
+        .append_blocking(req(1, None, vec![action(100, 1, 1)]))
+        .expect("append");
+    let e = store
+        .get(last.first)
+        .expect("get")
+        .expect("present")
+        .event()
+        .expect("decode");
+    assert_eq!(e.recorded_at, Timestamp::from_secs(1_090));
+
+    let seqs: Vec<Seq> = store
+        .read_time_range(Timestamp::from_secs(1_020), Timestamp::from_secs(1_050))
+        .expect("range")
+        .map(|e| e.expect("read").seq)
+        .collect();
+    assert_eq!(seqs, [Seq(3), Seq(4), Seq(5)]);
+    assert_eq!(
+        store.first_seq_at(Timestamp::from_secs(0)).expect("t"),
+        Seq(1)
+    );
+    assert_eq!(
+        store.first_seq_at(Timestamp::from_secs(9_999)).expect("t"),
+        Seq(12)
+    );
+    let none = store
+        .read_time_range(Timestamp::from_secs(9_000), Timestamp::from_secs(9_999))
+        .expect("range")
+        .count();
+    assert_eq!(none, 0);
+}
+
+#[test]
+fn after_an_io_error_appends_are_refused_until_reopened() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = StoreConfig {
+        fail_after_groups: Some(2),
+        ..StoreConfig::default()
+    };
+    let store = Store::open(dir.path(), config).expect("open");
+    store
+        .append_blocking(req(1, None, vec![action(1, 1, 1)]))
+        .expect("group 1");
+    store
+        .append_blocking(req(1, None, vec![action(2, 1, 1)]))
+        .expect("group 2");
+    let err = store
+        .append_blocking(req(1, None, vec![action(3, 1, 1)]))
+        .expect_err("injected");
+    assert!(matches!(err, AppendError::Io(_)), "{err:?}");
+    let err = store
+        .append_blocking(req(1, None, vec![action(4, 1, 1)]))
+        .expect_err("refused");
+    assert_eq!(err, AppendError::Refused);
+    assert_eq!(store.head().seq, Seq(2));
+    store.close_blocking();
+    drop(store);
+
+    let store = open(dir.path());
+    assert_eq!(
+        store.head().seq,
+        Seq(2),
+        "nothing of the failed group landed"
+    );
+    let retry = store
+        .append_blocking(req(1, None, vec![action(3, 1, 1)]))
+        .expect("the retry lands after reopen");
+    assert_eq!(retry.first, Seq(3));
+    assert_eq!(store.verify(None).expect("verifies").seq, Seq(3));
+}
+
+#[test]
+fn closed_store_refuses_appends_but_still_reads() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    store
+        .append_blocking(req(1, None, vec![action(1, 1, 1)]))
+        .expect("append");
+    store.close_blocking();
+    assert_eq!(
+        store.append_blocking(req(1, None, vec![action(2, 1, 1)])),
+        Err(AppendError::Closed)
+    );
+    assert!(store.get(Seq(1)).expect("read").is_some());
+}
+
+#[test]
+fn oversized_events_are_refused_without_consuming_a_seq() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    let mut big = action(1, 1, 1);
+    if let Payload::SessionAction { detail, .. } = &mut big.payload {
+        *detail = "x".repeat(codec::MAX_RECORD_BYTES);
+    }
+    let err = store
+        .append_blocking(req(1, None, vec![big]))
+        .expect_err("too big");
+    assert!(
+        matches!(err, AppendError::Invalid(ref m) if m.contains("exceeds")),
+        "{err}"
+    );
+    let ok = store
+        .append_blocking(req(1, None, vec![action(2, 1, 1)]))
+        .expect("next");
+    assert_eq!(ok.first, Seq(1));
+}
