@@ -40,7 +40,9 @@ mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppendError, OpenError, ReadError};
-pub use store::{AppendRequest, Appended, IndexFilter, Stats, Store, StoreConfig, StoredEvent};
+pub use store::{
+    AppendRequest, Appended, IndexFilter, PendingAppend, Stats, Store, StoreConfig, StoredEvent,
+};
 pub use verify::{verify_dir, VerifyDirError};
 
 /// Raw access to the key layout for tamper tests and benchmarks; not a stable API.

@@ -64,6 +64,23 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// An append queued by [`Store::enqueue`]; resolves once it is durable (or refused).
+#[derive(Debug)]
+pub struct PendingAppend(oneshot::Receiver<Result<Appended, AppendError>>);
+
+impl std::future::Future for PendingAppend {
+    type Output = Result<Appended, AppendError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(AppendError::Closed)))
+    }
+}
+
 /// A stored event: its seq, the hash kept beside it, and the exact stored bytes.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -279,6 +296,18 @@ impl Store {
             .await
             .map_err(|_| AppendError::Closed)?;
         answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// Queues an append and returns as soon as it is queued: appends queued one after the
+    /// other by one caller are committed in that order. Await the returned
+    /// [`PendingAppend`] for the acknowledgement.
+    pub async fn enqueue(&self, req: AppendRequest) -> Result<PendingAppend, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender()?
+            .send(Msg::Append(req, reply))
+            .await
+            .map_err(|_| AppendError::Closed)?;
+        Ok(PendingAppend(answer))
     }
 
     /// [`append`](Self::append) for callers outside an async runtime.

@@ -1,1 +1,146 @@
-fn main() {}
+//! Durable append throughput: custos's store with 64 concurrent appenders vs raw sled
+//! `apply_batch` + `flush` of the same stored bytes, in one run on the same events.
+//!
+//! `cargo run --release -p custos-tools --bin bench-append -- --events 200000`
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use clap::Parser;
+use custos_core::chain::chain_hash;
+use custos_core::{codec, Digest, Seq, Timestamp};
+use custos_demo::{Demo, DemoConfig, DemoEvent};
+use custos_store::{AppendRequest, Store, StoreConfig};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Events to append in each run.
+    #[arg(long, default_value_t = 200_000)]
+    events: u64,
+    /// Concurrent appenders for the store.
+    #[arg(long, default_value_t = 64)]
+    appenders: usize,
+    /// Rounds of the whole comparison (the figures are reported per round).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+}
+
+fn workload(n: u64) -> Vec<DemoEvent> {
+    Demo::new(DemoConfig {
+        events: n,
+        seed: 42,
+        end: Timestamp::from_secs(1_800_000_000),
+        days: 90,
+    })
+    .collect()
+}
+
+/// The exact values custos stores for these events (`hash ‖ record`), placed as the
+/// writer would place them.
+fn stored_values(events: &[DemoEvent]) -> Vec<Vec<u8>> {
+    let mut prev = Digest::GENESIS;
+    let mut versions = std::collections::HashMap::new();
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let v = versions.entry(e.stream.clone()).or_insert(0u64);
+            *v += 1;
+            let placed = e
+                .event
+                .clone()
+                .place(Seq(i as u64 + 1), e.stream.clone(), *v, e.at);
+            let record = codec::encode(&placed).expect("encode");
+            prev = chain_hash(&prev, &record);
+            let mut value = prev.0.to_vec();
+            value.extend_from_slice(&record);
+            value
+        })
+        .collect()
+}
+
+fn raw_sled(values: &[Vec<u8>], batch: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = sled::open(dir.path()).expect("sled");
+    let tree = db.open_tree("raw").expect("tree");
+    let start = Instant::now();
+    for (chunk_no, chunk) in values.chunks(batch).enumerate() {
+        let mut b = sled::Batch::default();
+        for (i, v) in chunk.iter().enumerate() {
+            let seq = (chunk_no * batch + i + 1) as u64;
+            let mut k = vec![b'L'];
+            k.extend_from_slice(&seq.to_be_bytes());
+            b.insert(k, v.as_slice());
+        }
+        tree.apply_batch(b).expect("batch");
+        db.flush().expect("flush");
+    }
+    values.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+fn custos(events: &[DemoEvent], appenders: usize) -> (f64, f64) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let store = Store::open(dir.path(), StoreConfig::default()).expect("open");
+        let queue: Arc<Mutex<VecDeque<DemoEvent>>> =
+            Arc::new(Mutex::new(events.iter().cloned().collect()));
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..appenders)
+            .map(|_| {
+                let store = store.clone();
+                let queue = queue.clone();
+                tokio::spawn(async move {
+                    loop {
+                        let next = queue.lock().expect("queue").pop_front();
+                        let Some(e) = next else { break };
+                        store
+                            .append(AppendRequest {
+                                stream: e.stream,
+                                expected: None,
+                                events: vec![e.event],
+                            })
+                            .await
+                            .expect("append");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("join");
+        }
+        let rate = events.len() as f64 / start.elapsed().as_secs_f64();
+        let (groups, n) = store.stats();
+        store.close().await;
+        (rate, n as f64 / groups.max(1) as f64)
+    })
+}
+
+fn main() {
+    let args = Args::parse();
+    let events = workload(args.events);
+    let values = stored_values(&events);
+    let bytes: usize = values.iter().map(Vec::len).sum();
+    println!(
+        "workload: {} demo events, {:.0} bytes per stored value on average",
+        events.len(),
+        bytes as f64 / values.len() as f64
+    );
+    for round in 1..=args.rounds {
+        let (store, mean_group) = custos(&events, args.appenders);
+        let raw_same = raw_sled(&values, mean_group.round().max(1.0) as usize);
+        let raw_1000 = raw_sled(&values, 1000);
+        println!("round {round}:");
+        println!("  custos store, {} appenders: {store:>9.0} events/s (mean group {mean_group:.1} events)", args.appenders);
+        println!(
+            "  raw sled, batches of {:>4.0}:  {raw_same:>9.0} events/s  -> custos/raw = {:.2}",
+            mean_group.round().max(1.0),
+            store / raw_same
+        );
+        println!(
+            "  raw sled, batches of 1000:  {raw_1000:>9.0} events/s  -> custos/raw = {:.2}",
+            store / raw_1000
+        );
+    }
+}

@@ -1,0 +1,48 @@
+//! `custos serve`: open the store, serve HTTP, shut down gracefully on SIGINT/SIGTERM.
+
+use std::path::Path;
+
+use anyhow::Context;
+use custos_server::AppState;
+use custos_store::{Store, StoreConfig};
+
+pub fn run(data: &Path, listen: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let store = Store::open(data, StoreConfig::default())?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let head = store.head();
+        // Tests and scripts read this line to learn the port.
+        println!(
+            "custos listening on http://{addr} (data {}, head {head})",
+            data.display()
+        );
+        custos_server::serve(listener, AppState { store }, shutdown_signal()).await?;
+        eprintln!("custos: stopped, log flushed");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
