@@ -194,20 +194,26 @@ impl Drop for Inner {
 
 /// Opens sled at `path`, naming a lock held by another process as such.
 pub(crate) fn open_db(path: &Path) -> Result<sled::Db, OpenError> {
-    sled::Config::new().path(path).open().map_err(|source| {
-        let locked = matches!(&source, sled::Error::Io(e)
+    // No periodic flusher: the writer flushes every group itself, and without that
+    // thread the directory's lock is released as soon as the store is dropped.
+    sled::Config::new()
+        .path(path)
+        .flush_every_ms(None)
+        .open()
+        .map_err(|source| {
+            let locked = matches!(&source, sled::Error::Io(e)
             if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock"));
-        if locked {
-            OpenError::Locked {
-                path: path.to_owned(),
+            if locked {
+                OpenError::Locked {
+                    path: path.to_owned(),
+                }
+            } else {
+                OpenError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
             }
-        } else {
-            OpenError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })
+        })
 }
 
 /// The tree holding the log, checked for its format.

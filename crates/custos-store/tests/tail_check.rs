@@ -22,7 +22,11 @@ fn fill(dir: &std::path::Path, n: u64) -> Head {
 
 /// Edits the text of the record at `seq` ("look N" becomes "lool N"), straight in sled.
 fn flip(dir: &std::path::Path, seq: u64) {
-    let db = sled::open(dir).expect("raw open");
+    let db = sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .open()
+        .expect("raw open");
     let tree = db.open_tree("custos").expect("tree");
     let key = raw::log(Seq(seq));
     let mut v = tree.get(key).expect("get").expect("present").to_vec();
@@ -70,7 +74,11 @@ fn a_truncated_log_is_caught_against_the_written_head() {
     let dir = tempfile::tempdir().expect("tmp");
     let head = fill(dir.path(), 10);
     {
-        let db = sled::open(dir.path()).expect("raw open");
+        let db = sled::Config::new()
+            .path(dir.path())
+            .flush_every_ms(None)
+            .open()
+            .expect("raw open");
         let tree = db.open_tree("custos").expect("tree");
         tree.remove(raw::log(Seq(10))).expect("remove");
         tree.remove(raw::log(Seq(9))).expect("remove");

@@ -1,0 +1,486 @@
+//! The command line end to end: demo, verify, export, tampering caught with the right seq
+//! and kind (in a data directory and in an export), bad input, the lock, the server.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::Engine;
+use common::*;
+use custos_core::chain::chain_hash;
+use custos_core::{Digest, Head, Seq};
+use custos_store::raw;
+
+const EVENTS: u64 = 300;
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A fresh demo data directory of `EVENTS` events.
+fn data() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    demo(dir.path(), EVENTS);
+    dir
+}
+
+/// Asserts that `verify args…` fails with exit 1 at `seq` with a fault of `kind`.
+fn assert_fault(args: &[&str], seq: u64, kind: &str) {
+    let o = run(args);
+    let out = stdout(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected a fault: {out} {}",
+        stderr(&o)
+    );
+    assert!(
+        out.contains(&format!("verification failed at seq {seq}: {kind}")),
+        "expected seq {seq} {kind}, got: {out}"
+    );
+}
+
+#[test]
+fn demo_verifies_and_its_export_verifies_to_the_same_head() {
+    let dir = data();
+    let o = run(&["verify", "--data", path(dir.path())]);
+    assert!(stdout(&o).starts_with(&format!("verified {EVENTS} events, head ")));
+    let head = verified_head(&o);
+    let file = dir.path().join("export.jsonl");
+    let o = run(&["export", "--data", path(dir.path()), "--out", path(&file)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&file).expect("export");
+    assert_eq!(text.lines().count() as u64, EVENTS);
+    let first: serde_json::Value =
+        serde_json::from_str(text.lines().next().expect("line")).expect("json");
+    for field in ["seq", "prev_hash", "hash", "record", "event"] {
+        assert!(first.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(first["prev_hash"], "0".repeat(64));
+    let o = run(&["verify", "--file", path(&file)]);
+    assert_eq!(verified_head(&o), head);
+    // The known head is accepted when it matches.
+    let o = run(&[
+        "verify",
+        "--file",
+        path(&file),
+        "--head",
+        &format!("{EVENTS}:{head}"),
+    ]);
+    assert_eq!(verified_head(&o), head);
+}
+
+#[test]
+fn the_demo_is_deterministic_for_a_seed() {
+    let (a, b) = (data(), data());
+    let ha = verified_head(&run(&["verify", "--data", path(a.path())]));
+    let hb = verified_head(&run(&["verify", "--data", path(b.path())]));
+    // recorded_at comes from the simulated clock anchored at "now", so heads differ
+    // between runs; the exported events minus their times must be the same.
+    let strip = |dir: &Path| -> Vec<serde_json::Value> {
+        let file = dir.join("e.jsonl");
+        assert!(run(&["export", "--data", path(dir), "--out", path(&file)])
+            .status
+            .success());
+        std::fs::read_to_string(&file)
+            .expect("export")
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+                v["event"]["recorded_at"] = serde_json::Value::Null;
+                v["event"]["id"] = serde_json::Value::Null;
+                v["event"].clone()
+            })
+            .collect()
+    };
+    let _ = (ha, hb);
+    let (ea, eb) = (strip(a.path()), strip(b.path()));
+    assert_eq!(ea.len(), eb.len());
+    assert_eq!(
+        ea.iter()
+            .filter(|e| e["payload"].get("session_started").is_some())
+            .count(),
+        eb.iter()
+            .filter(|e| e["payload"].get("session_started").is_some())
+            .count()
+    );
+    assert_eq!(
+        ea.iter()
+            .map(|e| e["stream"]
+                .as_str()
+                .map(|s| s.split(':').next().map(str::to_owned)))
+            .collect::<Vec<_>>(),
+        eb.iter()
+            .map(|e| e["stream"]
+                .as_str()
+                .map(|s| s.split(':').next().map(str::to_owned)))
+            .collect::<Vec<_>>()
+    );
+}
+
+// ----- tampering with a data directory (an attacker with write access to sled) -----
+
+fn with_tree(dir: &Path, f: impl FnOnce(&sled::Tree)) {
+    let db = sled::Config::new()
+        .path(dir)
+        .flush_every_ms(None)
+        .open()
+        .expect("raw open");
+    let tree = db.open_tree("custos").expect("tree");
+    f(&tree);
+    db.flush().expect("flush");
+}
+
+fn value(tree: &sled::Tree, seq: u64) -> Vec<u8> {
+    tree.get(raw::log(Seq(seq)))
+        .expect("get")
+        .expect("present")
+        .to_vec()
+}
+
+/// Changes one letter of the stream id inside the record (still decodable).
+fn edit_text(v: &mut [u8]) {
+    let at = v
+        .iter()
+        .position(|b| *b == b':')
+        .expect("a stream id in the record")
+        - 1;
+    v[at] = if v[at] == b'X' { b'Y' } else { b'X' };
+}
+
+#[test]
+fn data_flipped_byte_is_a_hash_mismatch() {
+    let dir = data();
+    with_tree(dir.path(), |t| {
+        let mut v = value(t, 120);
+        edit_text(&mut v[32..]);
+        t.insert(raw::log(Seq(120)), v).expect("insert");
+    });
+    assert_fault(
+        &["verify", "--data", path(dir.path())],
+        120,
+        "hash mismatch",
+    );
+}
+
+#[test]
+fn data_dropped_event_is_a_gap() {
+    let dir = data();
+    with_tree(dir.path(), |t| {
+        t.remove(raw::log(Seq(77))).expect("remove");
+    });
+    assert_fault(&["verify", "--data", path(dir.path())], 77, "gap");
+}
+
+#[test]
+fn data_swapped_events_are_a_reorder() {
+    let dir = data();
+    with_tree(dir.path(), |t| {
+        let (a, b) = (value(t, 50), value(t, 51));
+        t.insert(raw::log(Seq(50)), b).expect("insert");
+        t.insert(raw::log(Seq(51)), a).expect("insert");
+    });
+    assert_fault(&["verify", "--data", path(dir.path())], 50, "reorder");
+}
+
+#[test]
+fn data_truncation_is_caught_against_the_written_head() {
+    let dir = data();
+    with_tree(dir.path(), |t| {
+        for s in EVENTS - 4..=EVENTS {
+            t.remove(raw::log(Seq(s))).expect("remove");
+        }
+    });
+    assert_fault(
+        &["verify", "--data", path(dir.path())],
+        EVENTS - 4,
+        "truncated",
+    );
+}
+
+#[test]
+fn data_forged_hash_is_caught() {
+    let dir = data();
+    with_tree(dir.path(), |t| {
+        let mut v = value(t, 200);
+        v[..32].copy_from_slice(&[0xAB; 32]);
+        t.insert(raw::log(Seq(200)), v).expect("insert");
+    });
+    assert_fault(
+        &["verify", "--data", path(dir.path())],
+        200,
+        "hash mismatch",
+    );
+}
+
+#[test]
+fn data_rewritten_chain_is_caught_by_a_known_head() {
+    let dir = data();
+    let known = verified_head(&run(&["verify", "--data", path(dir.path())]));
+    // The forger edits seq 100 and recomputes every later hash and the stored head.
+    with_tree(dir.path(), |t| {
+        let mut prev = Digest(value(t, 99)[..32].try_into().expect("32"));
+        for s in 100..=EVENTS {
+            let mut v = value(t, s);
+            if s == 100 {
+                edit_text(&mut v[32..]);
+            }
+            let h = chain_hash(&prev, &v[32..]);
+            v[..32].copy_from_slice(&h.0);
+            t.insert(raw::log(Seq(s)), v).expect("insert");
+            prev = h;
+        }
+        let head = Head {
+            seq: Seq(EVENTS),
+            hash: prev,
+        };
+        t.insert(raw::META_HEAD, raw::encode_head(&head).to_vec())
+            .expect("head");
+    });
+    let o = run(&["verify", "--data", path(dir.path())]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "self-consistent without an anchor"
+    );
+    assert_fault(
+        &[
+            "verify",
+            "--data",
+            path(dir.path()),
+            "--head",
+            &format!("{EVENTS}:{known}"),
+        ],
+        EVENTS,
+        "head mismatch",
+    );
+}
+
+// ----- tampering with an export -----
+
+fn export(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
+    let file = dir.join("export.jsonl");
+    let o = run(&["export", "--data", path(dir), "--out", path(&file)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = std::fs::read_to_string(&file)
+        .expect("read")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    (file, lines)
+}
+
+fn write_lines(file: &Path, lines: &[String]) {
+    std::fs::write(file, lines.join("\n") + "\n").expect("write");
+}
+
+fn edit_line(lines: &mut [String], seq: u64, f: impl FnOnce(&mut serde_json::Value)) {
+    let i = (seq - 1) as usize;
+    let mut v: serde_json::Value = serde_json::from_str(&lines[i]).expect("json");
+    f(&mut v);
+    lines[i] = serde_json::to_string(&v).expect("json");
+}
+
+#[test]
+fn export_tampering_is_caught_with_seq_and_kind() {
+    let dir = data();
+    let (file, original) = export(dir.path());
+    let f = path(&file).to_owned();
+    let head = verified_head(&run(&["verify", "--file", &f]));
+
+    // A flipped byte in a record.
+    let mut lines = original.clone();
+    edit_line(&mut lines, 42, |v| {
+        let mut r = b64()
+            .decode(v["record"].as_str().expect("record"))
+            .expect("b64");
+        edit_text(&mut r);
+        v["record"] = b64().encode(r).into();
+    });
+    write_lines(&file, &lines);
+    assert_fault(&["verify", "--file", &f], 42, "hash mismatch");
+
+    // An edited `event` (what a person reads) that no longer matches `record`.
+    let mut lines = original.clone();
+    edit_line(&mut lines, 43, |v| {
+        v["event"]["actor"] = "staff:somebody-else".into()
+    });
+    write_lines(&file, &lines);
+    assert_fault(&["verify", "--file", &f], 43, "event mismatch");
+
+    // A dropped line.
+    let mut lines = original.clone();
+    lines.remove(60);
+    write_lines(&file, &lines);
+    assert_fault(&["verify", "--file", &f], 61, "gap");
+
+    // Two lines swapped.
+    let mut lines = original.clone();
+    lines.swap(70, 71);
+    write_lines(&file, &lines);
+    assert_fault(&["verify", "--file", &f], 71, "reorder");
+
+    // Truncated, against the known head.
+    let lines = original[..EVENTS as usize - 10].to_vec();
+    write_lines(&file, &lines);
+    assert_fault(
+        &[
+            "verify",
+            "--file",
+            &f,
+            "--head",
+            &format!("{EVENTS}:{head}"),
+        ],
+        EVENTS - 9,
+        "truncated",
+    );
+
+    // A forged hash.
+    let mut lines = original.clone();
+    edit_line(&mut lines, 90, |v| v["hash"] = "ab".repeat(32).into());
+    write_lines(&file, &lines);
+    assert_fault(&["verify", "--file", &f], 90, "hash mismatch");
+
+    // A forged prev_hash.
+    let mut lines = original.clone();
+    edit_line(&mut lines, 91, |v| v["prev_hash"] = "cd".repeat(32).into());
+    write_lines(&file, &lines);
+    assert_fault(&["verify", "--file", &f], 91, "broken link");
+
+    // A line that is not an export line.
+    let mut lines = original.clone();
+    lines[9] = "{not json".into();
+    write_lines(&file, &lines);
+    assert_fault(&["verify", "--file", &f], 10, "undecodable");
+}
+
+// ----- bad input -----
+
+#[test]
+fn bad_arguments_and_missing_files_exit_2_with_a_message() {
+    let o = run(&["verify"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--data"), "{}", stderr(&o));
+
+    let o = run(&["verify", "--file", "/nonexistent/export.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/export.jsonl"),
+        "{}",
+        stderr(&o)
+    );
+
+    let empty = tempfile::tempdir().expect("tmp");
+    let o = run(&["verify", "--data", path(empty.path())]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("holds no custos data"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(&["verify", "--file", "x", "--head", "12:nothex"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not a digest"), "{}", stderr(&o));
+
+    let o = run(&["demo", "--events", "many"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+// ----- the server -----
+
+/// Starts `custos serve` on a free port; returns the child and its base URL.
+fn serve(dir: &Path) -> (std::process::Child, String) {
+    let mut child = custos()
+        .args(["serve", "--data", path(dir), "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+#[tokio::test]
+async fn the_server_answers_health_and_head_and_holds_the_lock() {
+    let dir = data();
+    let head = verified_head(&run(&["verify", "--data", path(dir.path())]));
+    let (mut child, url) = serve(dir.path());
+
+    let client = reqwest::Client::new();
+    let health: serde_json::Value = client
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["status"], "ok");
+    let h: serde_json::Value = client
+        .get(format!("{url}/v1/head"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(h["seq"], EVENTS);
+    assert_eq!(h["hash"], head.as_str());
+    let res = client
+        .get(format!("{url}/v1/nothing"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+
+    // While the server runs, other commands are told the directory is in use.
+    let o = run(&["verify", "--data", path(dir.path())]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("in use by another process"),
+        "{}",
+        stderr(&o)
+    );
+
+    // SIGTERM: graceful stop, and the log still verifies.
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let status = wait_with_timeout(&mut child, Duration::from_secs(30));
+    assert!(status.success(), "serve exited with {status:?}");
+    assert_eq!(
+        verified_head(&run(&["verify", "--data", path(dir.path())])),
+        head
+    );
+}
+
+fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        assert!(start.elapsed() < limit, "server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
