@@ -88,6 +88,26 @@ fn acknowledged_events_survive_sigkill() {
             );
         }
         assert_eq!(store.verify(None).expect("chain verifies"), head);
+        // The indexes survived too: every acknowledged event is found by its stream.
+        let mut by_stream = 0;
+        for w in 0..16 {
+            let stream = custos_core::StreamId::new(format!("session:w{w}")).expect("stream");
+            let versions: Vec<u64> = store
+                .read_stream(&stream, 1)
+                .expect("stream")
+                .map(|e| e.expect("read").event().expect("decode").version)
+                .collect();
+            assert_eq!(
+                versions,
+                (1..=versions.len() as u64).collect::<Vec<_>>(),
+                "round {round}: stream {w}"
+            );
+            by_stream += versions.len() as u64;
+        }
+        assert_eq!(
+            by_stream, head.seq.0,
+            "round {round}: the streams hold every event"
+        );
         drop(store);
     }
     eprintln!(

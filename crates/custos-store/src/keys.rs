@@ -1,22 +1,22 @@
 //! The key layout of the single sled tree (byte by byte in `docs/design.md`).
 //!
 //! Everything lives in one tree so that one `apply_batch` writes a group's log records,
-//! index entries and head atomically: the indexes can never disagree with the log.
+//! its head and, when a chunk is sealed, the chunk's index entries atomically.
 
-use custos_core::{Digest, EventId, EventKind, Head, Seq, Timestamp};
+use custos_core::{Digest, EventKind, Head, Seq, Timestamp};
 
 /// Log record: `L ‖ seq:u64be` → `hash(seq):32 ‖ record`.
 pub const LOG: u8 = b'L';
-/// Idempotency: `E ‖ event_id:u128be` → `seq:u64be`.
-pub const EVENT_ID: u8 = b'E';
-/// Stream index: `S ‖ len:u8 ‖ stream ‖ version:u64be` → `seq:u64be`.
-pub const STREAM: u8 = b'S';
-/// Tenant index: `T ‖ len:u8 ‖ tenant ‖ seq:u64be` → empty.
+/// Tenant postings: `T ‖ len:u8 ‖ tenant ‖ chunk_last_seq:u64be` → postings.
 pub const TENANT: u8 = b'T';
-/// Actor index: `A ‖ len:u8 ‖ actor ‖ seq:u64be` → empty.
+/// Actor postings: `A ‖ len:u8 ‖ actor ‖ chunk_last_seq:u64be` → postings.
 pub const ACTOR: u8 = b'A';
-/// Kind index: `K ‖ kind:u16be ‖ seq:u64be` → empty.
+/// Kind postings: `K ‖ kind:u16be ‖ chunk_last_seq:u64be` → postings.
 pub const KIND: u8 = b'K';
+/// Sealed event-id table: `e ‖ chunk_last_seq:u64be` → `(id:u128be ‖ seq:u64be)*`, sorted.
+pub const ID_TABLE: u8 = b'e';
+/// Sealed stream table: `s ‖ chunk_last_seq:u64be` → see `index::stream_table`.
+pub const STREAM_TABLE: u8 = b's';
 /// Time index, one entry per committed group: `W ‖ recorded_at:u64be(offset) ‖ first_seq:u64be`.
 pub const TIME: u8 = b'W';
 /// Metadata: `M ‖ name`.
@@ -35,13 +35,6 @@ pub const STORE_FORMAT: u8 = 1;
 pub fn log(seq: Seq) -> [u8; 9] {
     let mut k = [LOG; 9];
     k[1..].copy_from_slice(&seq.0.to_be_bytes());
-    k
-}
-
-/// `E ‖ id`.
-pub fn event_id(id: EventId) -> [u8; 17] {
-    let mut k = [EVENT_ID; 17];
-    k[1..].copy_from_slice(&id.to_bytes());
     k
 }
 

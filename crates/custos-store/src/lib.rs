@@ -33,6 +33,7 @@
 
 mod clock;
 mod error;
+mod index;
 mod keys;
 mod store;
 mod verify;

@@ -1,7 +1,7 @@
 //! `Store`: opening (with the tail check), appending through the writer, and reads.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use custos_core::{
@@ -9,9 +9,10 @@ use custos_core::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::index::{postings, Index};
 use crate::keys;
 use crate::verify::{check_tail, last_recorded_at};
-use crate::writer::{self, Msg, Writer};
+use crate::writer::{Msg, Writer};
 use crate::{AppendError, Clock, OpenError, ReadError, SystemClock};
 
 /// How the store is run.
@@ -23,6 +24,9 @@ pub struct StoreConfig {
     pub queue_depth: usize,
     /// Source of `recorded_at`.
     pub clock: Arc<dyn Clock>,
+    /// Events whose index entries are kept in memory before they are sealed into
+    /// chunks (one sled key per name per chunk instead of one per event).
+    pub index_chunk_events: usize,
     /// Tests only: treat the write of the group after this many committed groups as an
     /// IO error (sled offers no fault injection of its own).
     #[doc(hidden)]
@@ -35,6 +39,7 @@ impl Default for StoreConfig {
             max_batch_events: 2048,
             queue_depth: 4096,
             clock: Arc::new(SystemClock),
+            index_chunk_events: 32 * 1024,
             fail_after_groups: None,
         }
     }
@@ -171,6 +176,7 @@ struct Inner {
     tx: Option<mpsc::Sender<Msg>>,
     head: watch::Receiver<Head>,
     stats: Arc<Stats>,
+    index: Arc<RwLock<Index>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -192,28 +198,38 @@ impl Drop for Inner {
     }
 }
 
-/// Opens sled at `path`, naming a lock held by another process as such.
+/// How long [`open_db`] waits for a lock to be released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens sled at `path`, naming a lock held by another process as such. sled's IO threads
+/// drop their handles shortly *after* the last `Db` is dropped, so a lock still held when a
+/// store is reopened (or by a process that is exiting) is waited for, up to [`LOCK_WAIT`].
 pub(crate) fn open_db(path: &Path) -> Result<sled::Db, OpenError> {
-    // No periodic flusher: the writer flushes every group itself, and without that
-    // thread the directory's lock is released as soon as the store is dropped.
-    sled::Config::new()
-        .path(path)
-        .flush_every_ms(None)
-        .open()
-        .map_err(|source| {
-            let locked = matches!(&source, sled::Error::Io(e)
-            if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock"));
-            if locked {
-                OpenError::Locked {
-                    path: path.to_owned(),
+    let started = std::time::Instant::now();
+    loop {
+        // No periodic flusher: the writer flushes every group itself.
+        let opened = sled::Config::new().path(path).flush_every_ms(None).open();
+        match opened {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.to_string().contains("could not acquire lock") =>
+            {
+                if started.elapsed() >= LOCK_WAIT {
+                    return Err(OpenError::Locked {
+                        path: path.to_owned(),
+                    });
                 }
-            } else {
-                OpenError::Io {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(source) => {
+                return Err(OpenError::Io {
                     path: path.to_owned(),
                     source,
-                }
+                })
             }
-        })
+        }
+    }
 }
 
 /// The tree holding the log, checked for its format.
@@ -252,6 +268,17 @@ impl Store {
             path: path.clone(),
             source,
         })?;
+        let index = Index::open(&tree, head.seq).map_err(|e| match e {
+            ReadError::Io(source) => OpenError::Io {
+                path: path.clone(),
+                source,
+            },
+            other => OpenError::Io {
+                path: path.clone(),
+                source: sled::Error::Unsupported(other.to_string()),
+            },
+        })?;
+        let index = Arc::new(RwLock::new(index));
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let (head_tx, head_rx) = watch::channel(head);
         let stats = Arc::new(Stats::default());
@@ -264,9 +291,11 @@ impl Store {
             head_tx,
             clock: config.clock,
             max_batch_events: config.max_batch_events.max(1),
+            chunk_events: config.index_chunk_events.max(1),
             stats: stats.clone(),
             poisoned: false,
             fail_after_groups: config.fail_after_groups,
+            index: index.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("custos-writer".into())
@@ -284,6 +313,7 @@ impl Store {
                 tx: Some(tx),
                 head: head_rx,
                 stats,
+                index,
                 writer: Mutex::new(Some(handle)),
             }),
         })
@@ -412,7 +442,18 @@ impl Store {
 
     /// The current version of a stream (0 if it has no events).
     pub fn stream_version(&self, stream: &StreamId) -> Result<u64, ReadError> {
-        Ok(writer::stream_version(&self.inner.tree, stream)?)
+        let head = self.head().seq;
+        let entries = self.index().stream_entries(&self.inner.tree, stream)?;
+        Ok(entries
+            .iter()
+            .filter(|(_, s)| *s <= head.0)
+            .map(|(v, _)| *v)
+            .max()
+            .unwrap_or(0))
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.inner.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A stream's events from `from_version` on, in order.
@@ -420,14 +461,19 @@ impl Store {
         &self,
         stream: &StreamId,
         from_version: u64,
-    ) -> impl Iterator<Item = Result<StoredEvent, ReadError>> + Send + 'static {
-        let prefix = keys::named_prefix(keys::STREAM, stream.as_str());
-        let start = keys::with_u64(&prefix, from_version);
-        let end = keys::with_u64(&prefix, u64::MAX);
+    ) -> Result<impl Iterator<Item = Result<StoredEvent, ReadError>> + Send + 'static, ReadError>
+    {
+        let head = self.head().seq;
+        let seqs: Vec<u64> = self
+            .index()
+            .stream_entries(&self.inner.tree, stream)?
+            .into_iter()
+            .filter(|(v, s)| *v >= from_version && *s <= head.0)
+            .map(|(_, s)| s)
+            .collect();
         let tree = self.inner.tree.clone();
-        self.inner.tree.range(start..=end).map(move |kv| {
-            let (_, v) = kv?;
-            let seq = Seq(keys::trailing_u64(&v).unwrap_or(0));
+        Ok(seqs.into_iter().map(move |seq| {
+            let seq = Seq(seq);
             match tree.get(keys::log(seq))? {
                 Some(v) => StoredEvent::from_value(seq, v),
                 None => Err(ReadError::Corrupt {
@@ -435,7 +481,7 @@ impl Store {
                     reason: "indexed by its stream but missing from the log".into(),
                 }),
             }
-        })
+        }))
     }
 
     /// The first seq recorded at or after `at` (head + 1 if none), from the time index.
@@ -475,18 +521,54 @@ impl Store {
         to: Seq,
         limit: usize,
     ) -> Result<Vec<Seq>, ReadError> {
-        if to < from {
+        let to = to.min(self.head().seq);
+        if to < from || limit == 0 {
             return Ok(Vec::new());
         }
-        let prefix = filter.prefix();
-        let range = keys::with_u64(&prefix, from.0)..=keys::with_u64(&prefix, to.0);
-        self.inner
-            .tree
-            .range(range)
-            .keys()
-            .take(limit)
-            .map(|k| Ok(Seq(keys::trailing_u64(&k?).unwrap_or(0))))
-            .collect()
+        let (sealed, recent) = {
+            let index = self.index();
+            let mem = &index.mem;
+            let recent = match filter {
+                IndexFilter::Tenant(t) => mem.tenants.get(t.as_str()),
+                IndexFilter::Actor(a) => mem.actors.get(a.as_str()),
+                IndexFilter::Kind(k) => mem.kinds.get(k),
+            };
+            let recent: Vec<u64> = recent
+                .map(|seqs| {
+                    seqs.iter()
+                        .copied()
+                        .filter(|s| *s > index.sealed.0 && (from.0..=to.0).contains(s))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (index.sealed, recent)
+        };
+        let mut out = Vec::new();
+        if from <= sealed {
+            // Chunks are keyed by their last seq: start at the first chunk ending at or
+            // after `from`, stop after the chunk that reaches past `to`.
+            let prefix = filter.prefix();
+            let range = keys::with_u64(&prefix, from.0)..=keys::with_u64(&prefix, u64::MAX);
+            for kv in self.inner.tree.range(range) {
+                let (k, v) = kv?;
+                let chunk_last = keys::trailing_u64(&k).unwrap_or(0);
+                let seqs = postings::decode(&v).ok_or_else(|| ReadError::Corrupt {
+                    seq: Seq(chunk_last),
+                    reason: "malformed index postings".into(),
+                })?;
+                out.extend(
+                    seqs.into_iter()
+                        .filter(|s| (from.0..=to.0.min(sealed.0)).contains(s))
+                        .map(Seq),
+                );
+                if out.len() >= limit || chunk_last >= to.0 {
+                    break;
+                }
+            }
+        }
+        out.extend(recent.into_iter().map(Seq));
+        out.truncate(limit);
+        Ok(out)
     }
 
     /// Verifies the whole log from genesis, and against `known` if given.

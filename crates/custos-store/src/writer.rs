@@ -1,13 +1,17 @@
 //! The single writer: group commit of everything waiting, in one atomic sled batch, one
 //! flush, then the acknowledgements (DESIGN.md, write path; docs/design.md, crash argument).
+//!
+//! A group's index entries go to the [`Memtable`]; every `index_chunk_events` events the
+//! memtable is sealed into the group's own batch (see [`crate::index`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use custos_core::chain::chain_hash;
-use custos_core::{codec, EventId, Head, NewEvent, Seq, StreamId, Timestamp};
+use custos_core::{codec, Event, EventId, Head, Seq, StreamId, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::index::{Index, Memtable};
 use crate::keys;
 use crate::{AppendError, AppendRequest, Appended, Clock};
 
@@ -23,6 +27,8 @@ pub(crate) enum Msg {
     Shutdown(oneshot::Sender<()>),
 }
 
+type Waiter = oneshot::Sender<Result<Appended, AppendError>>;
+
 /// The writer's state; owned by its thread.
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -34,16 +40,12 @@ pub(crate) struct Writer {
     pub head_tx: watch::Sender<Head>,
     pub clock: Arc<dyn Clock>,
     pub max_batch_events: usize,
+    pub chunk_events: usize,
     pub stats: Arc<crate::Stats>,
     pub poisoned: bool,
     pub fail_after_groups: Option<u64>,
+    pub index: Arc<RwLock<Index>>,
 }
-
-/// One answer to give after the group is durable.
-type Reply = (
-    oneshot::Sender<Result<Appended, AppendError>>,
-    Result<Appended, AppendError>,
-);
 
 /// What the group being built has assigned so far, on top of what is durable.
 #[derive(Debug)]
@@ -55,6 +57,8 @@ struct Group {
     ids: HashMap<EventId, Seq>,
     /// `(last seq, stream, version)` of each request staged in this group.
     staged: Vec<(Seq, StreamId, u64)>,
+    /// Every event placed in this group, for the memtable.
+    placed: Vec<Event>,
     batch: sled::Batch,
 }
 
@@ -91,13 +95,7 @@ impl Writer {
         let _ = self.db.flush();
     }
 
-    fn commit(
-        &mut self,
-        jobs: Vec<(
-            AppendRequest,
-            oneshot::Sender<Result<Appended, AppendError>>,
-        )>,
-    ) {
+    fn commit(&mut self, jobs: Vec<(AppendRequest, Waiter)>) {
         if jobs.is_empty() {
             return;
         }
@@ -115,9 +113,10 @@ impl Writer {
             versions: HashMap::new(),
             ids: HashMap::new(),
             staged: Vec::new(),
+            placed: Vec::new(),
             batch: sled::Batch::default(),
         };
-        let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
         let mut failure = None;
         for (req, reply) in jobs {
             match self.stage(req, &mut group) {
@@ -129,26 +128,8 @@ impl Writer {
             }
         }
         if failure.is_none() && group.head.seq > self.head.seq {
-            let events = group.head.seq.0 - self.head.seq.0;
-            let mut batch = group.batch;
-            batch.insert(keys::META_HEAD, keys::encode_head(&group.head).to_vec());
-            batch.insert(&keys::time(at, group.first), &[]);
-            let injected = self
-                .fail_after_groups
-                .is_some_and(|n| self.stats.snapshot().0 >= n);
-            let written = if injected {
-                Err(sled::Error::Io(std::io::Error::other("injected IO error")))
-            } else {
-                self.tree.apply_batch(batch).and_then(|()| self.db.flush())
-            };
-            match written {
-                Ok(_) => {
-                    self.head = group.head;
-                    self.last_time = at;
-                    self.stats.record_batch(events);
-                    self.head_tx.send_replace(self.head);
-                }
-                Err(e) => failure = Some(e.to_string()),
+            if let Err(e) = self.write(group) {
+                failure = Some(e.to_string());
             }
         }
         if let Some(err) = failure {
@@ -163,6 +144,56 @@ impl Writer {
         for (reply, outcome) in replies {
             let _ = reply.send(outcome);
         }
+    }
+
+    /// Adds the group to the memtable (sealing it into the batch when full), writes and
+    /// flushes the batch, then publishes the new head.
+    fn write(&mut self, group: Group) -> Result<(), sled::Error> {
+        let Group {
+            head,
+            first,
+            at,
+            placed,
+            mut batch,
+            ..
+        } = group;
+        let events = head.seq.0 - self.head.seq.0;
+        batch.insert(keys::META_HEAD, keys::encode_head(&head).to_vec());
+        batch.insert(&keys::time(at, first), &[]);
+        let sealed_chunk = {
+            let mut index = self.index_mut();
+            for e in &placed {
+                index.mem.add(e);
+            }
+            (index.mem.len >= self.chunk_events).then(|| index.mem.seal(head.seq, &mut batch))
+        };
+        let injected = self
+            .fail_after_groups
+            .is_some_and(|n| self.stats.snapshot().0 >= n);
+        if injected {
+            return Err(sled::Error::Io(std::io::Error::other("injected IO error")));
+        }
+        self.tree.apply_batch(batch)?;
+        self.db.flush()?;
+        if let Some(chunk) = sealed_chunk {
+            let mut index = self.index_mut();
+            index.mem = Memtable::default();
+            index.sealed = head.seq;
+            index.chunks.push(chunk);
+        }
+        self.head = head;
+        self.last_time = at;
+        self.stats.record_batch(events);
+        self.head_tx.send_replace(head);
+        Ok(())
+    }
+
+    fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn index_ref(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Checks one request against the log and the group, and stages its writes.
@@ -193,37 +224,34 @@ impl Writer {
                 }));
             }
         }
-        let staged = match encode_all(req.events, &req.stream, group.head.seq, actual, group.at) {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
-        let stream_prefix = keys::named_prefix(keys::STREAM, req.stream.as_str());
         let first = group.head.seq.next();
-        for s in &staged {
-            let hash = chain_hash(&group.head.hash, &s.record);
-            let mut value = Vec::with_capacity(32 + s.record.len());
-            value.extend_from_slice(&hash.0);
-            value.extend_from_slice(&s.record);
-            let seq_bytes = s.seq.0.to_be_bytes();
-            let b = &mut group.batch;
-            b.insert(&keys::log(s.seq), value);
-            b.insert(&keys::event_id(s.id), &seq_bytes);
-            b.insert(keys::with_u64(&stream_prefix, s.version), &seq_bytes);
-            if let Some(t) = &s.tenant {
-                b.insert(
-                    keys::with_u64(&keys::named_prefix(keys::TENANT, t), s.seq.0),
-                    &[],
-                );
+        let mut placed = Vec::with_capacity(req.events.len());
+        for (i, e) in req.events.into_iter().enumerate() {
+            let seq = Seq(group.head.seq.0 + 1 + i as u64);
+            let event = e.place(seq, req.stream.clone(), actual + 1 + i as u64, group.at);
+            match codec::encode_with_prefix(&event, 32) {
+                Ok(value) => placed.push((event, value)),
+                Err(err) => {
+                    return Ok(Err(AppendError::Invalid(format!(
+                        "event {}: {err}",
+                        event.id
+                    ))))
+                }
             }
-            b.insert(
-                keys::with_u64(&keys::named_prefix(keys::ACTOR, &s.actor), s.seq.0),
-                &[],
-            );
-            b.insert(keys::with_u64(&s.kind, s.seq.0), &[]);
-            group.ids.insert(s.id, s.seq);
-            group.head = Head { seq: s.seq, hash };
         }
-        let version = actual + staged.len() as u64;
+        for (event, mut value) in placed {
+            // `value` is 32 bytes of room for the hash, then the record.
+            let hash = chain_hash(&group.head.hash, &value[32..]);
+            value[..32].copy_from_slice(&hash.0);
+            group.batch.insert(&keys::log(event.seq), value);
+            group.ids.insert(event.id, event.seq);
+            group.head = Head {
+                seq: event.seq,
+                hash,
+            };
+            group.placed.push(event);
+        }
+        let version = actual + (group.head.seq.0 + 1 - first.0);
         group
             .staged
             .push((group.head.seq, req.stream.clone(), version));
@@ -236,6 +264,14 @@ impl Writer {
         }))
     }
 
+    /// Where `id` was appended, if it was: this group, then the index.
+    fn seq_of(&self, id: EventId, group: &Group) -> Result<Option<Seq>, sled::Error> {
+        match group.ids.get(&id) {
+            Some(s) => Ok(Some(*s)),
+            None => self.index_ref().seq_of(&self.tree, id),
+        }
+    }
+
     /// A retry of an append already made (same event ids) gets the first answer again.
     fn find_duplicate(
         &self,
@@ -244,15 +280,7 @@ impl Writer {
     ) -> Result<Option<Result<Appended, AppendError>>, sled::Error> {
         let mut found = Vec::with_capacity(req.events.len());
         for e in &req.events {
-            let seq = match group.ids.get(&e.id) {
-                Some(s) => Some(*s),
-                None => self
-                    .tree
-                    .get(keys::event_id(e.id))?
-                    .and_then(|v| keys::trailing_u64(&v))
-                    .map(Seq),
-            };
-            found.push((e.id, seq));
+            found.push((e.id, self.seq_of(e.id, group)?));
         }
         let hits = found.iter().filter(|(_, s)| s.is_some()).count();
         if hits == 0 {
@@ -267,8 +295,7 @@ impl Writer {
             return Ok(None);
         }
         let reused = |id| Ok(Some(Err(AppendError::IdReused { id })));
-        let first = found[0].1;
-        let (Some(first), true) = (first, hits == found.len()) else {
+        let (Some(first), true) = (found[0].1, hits == found.len()) else {
             let id = found.iter().find(|(_, s)| s.is_some()).map(|(id, _)| *id);
             return reused(id.unwrap_or(found[0].0));
         };
@@ -314,54 +341,6 @@ impl Writer {
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u64, sled::Error> {
-        stream_version(&self.tree, stream)
+        self.index_ref().stream_version(&self.tree, stream)
     }
-}
-
-/// The current version of a stream: the last key of its index prefix.
-pub(crate) fn stream_version(tree: &sled::Tree, stream: &StreamId) -> Result<u64, sled::Error> {
-    let prefix = keys::named_prefix(keys::STREAM, stream.as_str());
-    match tree.scan_prefix(&prefix).keys().next_back() {
-        Some(k) => Ok(keys::trailing_u64(&k?).unwrap_or(0)),
-        None => Ok(0),
-    }
-}
-
-/// An event encoded and ready to write.
-#[derive(Debug)]
-struct Staged {
-    seq: Seq,
-    version: u64,
-    id: EventId,
-    record: Vec<u8>,
-    tenant: Option<String>,
-    actor: String,
-    kind: [u8; 3],
-}
-
-/// Places and encodes every event of a request, or refuses the whole request.
-fn encode_all(
-    events: Vec<NewEvent>,
-    stream: &StreamId,
-    after: Seq,
-    version: u64,
-    at: Timestamp,
-) -> Result<Vec<Staged>, AppendError> {
-    let mut out = Vec::with_capacity(events.len());
-    for (i, e) in events.into_iter().enumerate() {
-        let seq = Seq(after.0 + 1 + i as u64);
-        let event = e.place(seq, stream.clone(), version + 1 + i as u64, at);
-        let record = codec::encode(&event)
-            .map_err(|err| AppendError::Invalid(format!("event {}: {err}", event.id)))?;
-        out.push(Staged {
-            seq,
-            version: event.version,
-            id: event.id,
-            record,
-            tenant: event.payload.tenant().map(|t| t.as_str().to_owned()),
-            actor: event.actor.as_str().to_owned(),
-            kind: keys::kind_prefix(event.kind()),
-        });
-    }
-    Ok(out)
 }

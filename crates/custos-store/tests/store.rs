@@ -137,12 +137,23 @@ async fn concurrent_retries_of_one_event_land_once() {
     assert_eq!(store.head().seq, Seq(1));
 }
 
-#[test]
-fn indexes_agree_with_a_scan_of_the_log() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = open(dir.path());
+fn config(chunk: usize) -> StoreConfig {
+    StoreConfig {
+        index_chunk_events: chunk,
+        ..StoreConfig::default()
+    }
+}
+
+/// Appends 40 groups of mixed events to 7 streams, reopening halfway.
+fn fill_mixed(dir: &std::path::Path, chunk: usize) -> Store {
+    let mut store = Store::open(dir, config(chunk)).expect("open");
     let mut id = 0u128;
     for round in 0..40u32 {
+        if round == 20 {
+            store.close_blocking();
+            drop(store);
+            store = Store::open(dir, config(chunk)).expect("reopen");
+        }
         let mut events = Vec::new();
         for k in 0..3u32 {
             id += 1;
@@ -156,69 +167,136 @@ fn indexes_agree_with_a_scan_of_the_log() {
             .append_blocking(req(round % 7, None, events))
             .expect("append");
     }
-    let all: Vec<Event> = store
-        .range(Seq(1), store.head().seq)
-        .map(|e| e.expect("read").event().expect("decode"))
-        .collect();
-    let head = store.head().seq;
-    for t in 0..6 {
-        let want: Vec<Seq> = all
-            .iter()
-            .filter(|e| e.payload.tenant() == Some(&tenant(t)))
-            .map(|e| e.seq)
+    store
+}
+
+#[test]
+fn indexes_agree_with_a_scan_of_the_log() {
+    // Chunk sizes: every event sealed, chunks that end inside groups, nothing sealed.
+    for chunk in [1, 7, 32 * 1024] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = fill_mixed(dir.path(), chunk);
+        let all: Vec<Event> = store
+            .range(Seq(1), store.head().seq)
+            .map(|e| e.expect("read").event().expect("decode"))
             .collect();
-        let got = store
-            .index_seqs(&IndexFilter::Tenant(tenant(t)), Seq(1), head, usize::MAX)
-            .expect("index");
-        assert_eq!(got, want, "tenant {t}");
+        let head = store.head().seq;
+        let check = |filter: IndexFilter, want: Vec<Seq>| {
+            let got = store
+                .index_seqs(&filter, Seq(1), head, usize::MAX)
+                .expect("index");
+            assert_eq!(got, want, "chunk {chunk}, {filter:?}");
+            // Every sub-window and limit agrees too.
+            for (from, to, limit) in [(10, 60, 3), (33, 33, 9), (61, 120, 100), (5, 4, 9)] {
+                let part = store
+                    .index_seqs(&filter, Seq(from), Seq(to), limit)
+                    .expect("index");
+                let want: Vec<Seq> = want
+                    .iter()
+                    .copied()
+                    .filter(|s| (from..=to).contains(&s.0))
+                    .take(limit)
+                    .collect();
+                assert_eq!(
+                    part, want,
+                    "chunk {chunk}, {filter:?} {from}..={to} limit {limit}"
+                );
+            }
+        };
+        for t in 0..6 {
+            check(
+                IndexFilter::Tenant(tenant(t)),
+                all.iter()
+                    .filter(|e| e.payload.tenant() == Some(&tenant(t)))
+                    .map(|e| e.seq)
+                    .collect(),
+            );
+        }
+        for a in 0..4 {
+            check(
+                IndexFilter::Actor(actor(a)),
+                all.iter()
+                    .filter(|e| e.actor == actor(a))
+                    .map(|e| e.seq)
+                    .collect(),
+            );
+        }
+        for kind in [
+            EventKind::StaffEnrolled,
+            EventKind::SessionAction,
+            EventKind::TenantCreated,
+        ] {
+            check(
+                IndexFilter::Kind(kind),
+                all.iter()
+                    .filter(|e| e.kind() == kind)
+                    .map(|e| e.seq)
+                    .collect(),
+            );
+        }
+        for s in 0..7 {
+            let want: Vec<Seq> = all
+                .iter()
+                .filter(|e| e.stream == stream(s))
+                .map(|e| e.seq)
+                .collect();
+            let got: Vec<Seq> = store
+                .read_stream(&stream(s), 1)
+                .expect("stream")
+                .map(|e| e.expect("read").seq)
+                .collect();
+            assert_eq!(got, want, "chunk {chunk}, stream {s}");
+            let from3: Vec<Seq> = store
+                .read_stream(&stream(s), 3)
+                .expect("stream")
+                .map(|e| e.expect("read").seq)
+                .collect();
+            assert_eq!(
+                from3,
+                want[2..].to_vec(),
+                "chunk {chunk}, stream {s} from version 3"
+            );
+            assert_eq!(
+                store.stream_version(&stream(s)).expect("v"),
+                want.len() as u64
+            );
+        }
+        assert_eq!(store.stream_version(&stream(99)).expect("v"), 0);
     }
-    for a in 0..4 {
-        let want: Vec<Seq> = all
-            .iter()
-            .filter(|e| e.actor == actor(a))
-            .map(|e| e.seq)
-            .collect();
-        let got = store
-            .index_seqs(&IndexFilter::Actor(actor(a)), Seq(1), head, usize::MAX)
-            .expect("index");
-        assert_eq!(got, want, "actor {a}");
+}
+
+#[test]
+fn retries_and_conflicts_see_sealed_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = Store::open(dir.path(), config(4)).expect("open");
+    let first = store
+        .append_blocking(req(1, Some(0), vec![action(1, 1, 1), action(2, 1, 1)]))
+        .expect("first");
+    for i in 10..30u128 {
+        store
+            .append_blocking(req(2, None, vec![action(i, 2, 1)]))
+            .expect("filler");
     }
-    for kind in [
-        EventKind::StaffEnrolled,
-        EventKind::SessionAction,
-        EventKind::TenantCreated,
-    ] {
-        let want: Vec<Seq> = all
-            .iter()
-            .filter(|e| e.kind() == kind)
-            .map(|e| e.seq)
-            .collect();
-        let got = store
-            .index_seqs(&IndexFilter::Kind(kind), Seq(1), head, usize::MAX)
-            .expect("index");
-        assert_eq!(got, want, "kind {kind}");
-    }
-    for s in 0..7 {
-        let want: Vec<Seq> = all
-            .iter()
-            .filter(|e| e.stream == stream(s))
-            .map(|e| e.seq)
-            .collect();
-        let got: Vec<Seq> = store
-            .read_stream(&stream(s), 1)
-            .map(|e| e.expect("read").seq)
-            .collect();
-        assert_eq!(got, want, "stream {s}");
-        assert_eq!(
-            store.stream_version(&stream(s)).expect("v"),
-            want.len() as u64
-        );
-    }
-    // Bounded and limited index reads.
-    let got = store
-        .index_seqs(&IndexFilter::Tenant(tenant(1)), Seq(10), Seq(60), 3)
-        .expect("index");
-    assert!(got.len() <= 3 && got.iter().all(|s| (Seq(10)..=Seq(60)).contains(s)));
+    store.close_blocking();
+    drop(store);
+    // After several seals and a reopen, the first append is only in a sealed id table.
+    let store = Store::open(dir.path(), config(4)).expect("reopen");
+    let again = store
+        .append_blocking(req(1, Some(0), vec![action(1, 1, 1), action(2, 1, 1)]))
+        .expect("retry");
+    assert_eq!((again.first, again.duplicate), (first.first, true));
+    let err = store
+        .append_blocking(req(1, Some(0), vec![action(3, 1, 1)]))
+        .expect_err("stale version");
+    assert_eq!(
+        err,
+        AppendError::Conflict {
+            stream: stream(1),
+            expected: 0,
+            actual: 2
+        }
+    );
+    assert_eq!(store.head().seq, Seq(22));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Crash-test child: appends as fast as it can with 16 appenders and prints every
-//! acknowledged event as `ack <seq> <event-id>`, until it is killed.
+//! acknowledged event as `ack <seq> <event-id>`, until it is killed. It seals an index
+//! chunk every 64 events.
 //!
 //! Usage: `crash-writer DATA_DIR ROUND`
 
@@ -14,7 +15,12 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().expect("DATA_DIR");
     let round: u128 = args.next().and_then(|r| r.parse().ok()).expect("ROUND");
-    let store = Store::open(&dir, StoreConfig::default()).expect("open");
+    // Seal an index chunk every 64 events, so that kills land around seals too.
+    let config = StoreConfig {
+        index_chunk_events: 64,
+        ..StoreConfig::default()
+    };
+    let store = Store::open(&dir, config).expect("open");
     println!("ready {}", store.head().seq);
     let tasks: Vec<_> = (0..16u128)
         .map(|w| {

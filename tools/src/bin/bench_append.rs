@@ -21,9 +21,16 @@ struct Args {
     /// Concurrent appenders for the store.
     #[arg(long, default_value_t = 64)]
     appenders: usize,
-    /// Rounds of the whole comparison (the figures are reported per round).
-    #[arg(long, default_value_t = 1)]
+    /// Rounds of the whole comparison (each round runs every system once; the median
+    /// of the per-round ratios is reported).
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
+    /// Events per sealed index chunk (the store's `index_chunk_events`).
+    #[arg(long, default_value_t = StoreConfig::default().index_chunk_events)]
+    chunk: usize,
+    /// Run only the store (for profiling), without the raw sled baselines.
+    #[arg(long)]
+    store_only: bool,
 }
 
 fn workload(n: u64) -> Vec<DemoEvent> {
@@ -79,11 +86,15 @@ fn raw_sled(values: &[Vec<u8>], batch: usize) -> f64 {
     values.len() as f64 / start.elapsed().as_secs_f64()
 }
 
-fn custos(events: &[DemoEvent], appenders: usize) -> (f64, f64) {
+fn custos(events: &[DemoEvent], appenders: usize, chunk: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().expect("tmp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let store = Store::open(dir.path(), StoreConfig::default()).expect("open");
+        let config = StoreConfig {
+            index_chunk_events: chunk,
+            ..StoreConfig::default()
+        };
+        let store = Store::open(dir.path(), config).expect("open");
         let queue: Arc<Mutex<VecDeque<DemoEvent>>> =
             Arc::new(Mutex::new(events.iter().cloned().collect()));
         let start = Instant::now();
@@ -127,20 +138,40 @@ fn main() {
         events.len(),
         bytes as f64 / values.len() as f64
     );
+    let mut ratios_same = Vec::new();
+    let mut ratios_1000 = Vec::new();
     for round in 1..=args.rounds {
-        let (store, mean_group) = custos(&events, args.appenders);
-        let raw_same = raw_sled(&values, mean_group.round().max(1.0) as usize);
+        let (store, mean_group) = custos(&events, args.appenders, args.chunk);
+        if args.store_only {
+            println!(
+                "round {round}: custos store {store:.0} events/s (mean group {mean_group:.1})"
+            );
+            continue;
+        }
+        let batch = mean_group.round().max(1.0) as usize;
+        let raw_same = raw_sled(&values, batch);
         let raw_1000 = raw_sled(&values, 1000);
-        println!("round {round}:");
-        println!("  custos store, {} appenders: {store:>9.0} events/s (mean group {mean_group:.1} events)", args.appenders);
+        ratios_same.push(store / raw_same);
+        ratios_1000.push(store / raw_1000);
         println!(
-            "  raw sled, batches of {:>4.0}:  {raw_same:>9.0} events/s  -> custos/raw = {:.2}",
-            mean_group.round().max(1.0),
-            store / raw_same
-        );
-        println!(
-            "  raw sled, batches of 1000:  {raw_1000:>9.0} events/s  -> custos/raw = {:.2}",
+            "round {round}: custos {store:>7.0} ev/s (64 appenders, mean group {mean_group:.1}) | \
+             raw sled batch {batch:>4}: {raw_same:>7.0} ev/s, ratio {:.2} | \
+             raw sled batch 1000: {raw_1000:>7.0} ev/s, ratio {:.2}",
+            store / raw_same,
             store / raw_1000
         );
     }
+    if !ratios_same.is_empty() {
+        println!(
+            "median over {} rounds: custos/raw(same batch) = {:.2}, custos/raw(batch 1000) = {:.2}",
+            ratios_same.len(),
+            median(&mut ratios_same),
+            median(&mut ratios_1000)
+        );
+    }
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }

@@ -1,0 +1,515 @@
+//! Secondary indexes without a sled key per event: a memtable, sealed into chunks.
+//!
+//! Writing one sled key per event per index costs as much as the log record itself (see
+//! `docs/PERFORMANCE.md`), so the writer keeps the index entries of the events since the
+//! last seal in memory ([`Memtable`]) and, every `index_chunk_events` events, **seals** them
+//! in the same atomic batch as a group of log records:
+//!
+//! - tenant, actor and kind postings: one key per name per chunk, its value the chunk's
+//!   seqs for that name (delta-varint) — names repeat, so there are few keys;
+//! - streams and event ids, which mostly do not repeat: one sorted table per chunk each
+//!   (one sled value), with a Bloom filter per chunk kept in memory ([`Chunk`]) so that a
+//!   lookup opens only the tables that may hold its key;
+//! - `Mindexed`, the last sealed seq.
+//!
+//! The memtable is re-derived from the log after `Mindexed` on open, by the same function
+//! ([`Memtable::add`]) the writer uses, so the indexes can never disagree with the log.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use custos_core::{Event, EventId, EventKind, Seq, StreamId};
+
+use crate::keys;
+
+/// `M indexed` → `seq:u64be`: every event up to here is in sealed chunks.
+pub const META_INDEXED: &[u8] = b"Mindexed";
+
+/// Posting lists: delta-varint seqs.
+pub mod postings {
+    /// Appends `n` as LEB128.
+    pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+
+    /// Reads one LEB128 value.
+    pub fn get_varint(buf: &mut &[u8]) -> Option<u64> {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = buf.split_first()?;
+            *buf = rest;
+            n |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(n);
+            }
+        }
+        None
+    }
+
+    /// Encodes ascending seqs.
+    pub fn encode(seqs: &[u64], out: &mut Vec<u8>) {
+        put_varint(out, seqs.len() as u64);
+        let mut prev = 0;
+        for s in seqs {
+            put_varint(out, s - prev);
+            prev = *s;
+        }
+    }
+
+    /// Decodes what [`encode`] wrote, leaving `buf` after it.
+    pub fn decode_from(buf: &mut &[u8]) -> Option<Vec<u64>> {
+        let n = get_varint(buf)?;
+        let mut out = Vec::with_capacity(n.min(1 << 20) as usize);
+        let mut prev = 0u64;
+        for _ in 0..n {
+            prev = prev.checked_add(get_varint(buf)?)?;
+            out.push(prev);
+        }
+        Some(out)
+    }
+
+    /// Decodes a whole value.
+    pub fn decode(mut buf: &[u8]) -> Option<Vec<u64>> {
+        decode_from(&mut buf)
+    }
+}
+
+/// The not-yet-sealed index entries.
+#[derive(Debug, Default, Clone)]
+pub struct Memtable {
+    /// Event id → seq.
+    pub ids: HashMap<EventId, Seq>,
+    /// Stream → (version of its first entry here, seqs).
+    pub streams: HashMap<StreamId, (u64, Vec<u64>)>,
+    /// Tenant name → seqs.
+    pub tenants: HashMap<String, Vec<u64>>,
+    /// Actor name → seqs.
+    pub actors: HashMap<String, Vec<u64>>,
+    /// Kind → seqs.
+    pub kinds: HashMap<EventKind, Vec<u64>>,
+    /// Events held.
+    pub len: usize,
+}
+
+/// Appends `seq` to `name`'s list, allocating the name only the first time.
+fn push(map: &mut HashMap<String, Vec<u64>>, name: &str, seq: u64) {
+    match map.get_mut(name) {
+        Some(list) => list.push(seq),
+        None => {
+            map.insert(name.to_owned(), vec![seq]);
+        }
+    }
+}
+
+impl Memtable {
+    /// Adds one event's entries (events come in seq order).
+    pub fn add(&mut self, e: &Event) {
+        let seq = e.seq.0;
+        self.ids.insert(e.id, e.seq);
+        match self.streams.get_mut(&e.stream) {
+            Some((_, seqs)) => seqs.push(seq),
+            None => {
+                self.streams
+                    .insert(e.stream.clone(), (e.version, vec![seq]));
+            }
+        }
+        if let Some(t) = e.payload.tenant() {
+            push(&mut self.tenants, t.as_str(), seq);
+        }
+        push(&mut self.actors, e.actor.as_str(), seq);
+        self.kinds.entry(e.kind()).or_default().push(seq);
+        self.len += 1;
+    }
+
+    /// Writes the sealed chunk ending at `last` into `batch`; returns its in-memory part.
+    pub fn seal(&self, last: Seq, batch: &mut sled::Batch) -> Chunk {
+        let mut buf = Vec::new();
+        let mut put = |prefix: Vec<u8>, seqs: &[u64]| {
+            buf.clear();
+            postings::encode(seqs, &mut buf);
+            batch.insert(keys::with_u64(&prefix, last.0), buf.clone());
+        };
+        for (t, seqs) in &self.tenants {
+            put(keys::named_prefix(keys::TENANT, t), seqs);
+        }
+        for (a, seqs) in &self.actors {
+            put(keys::named_prefix(keys::ACTOR, a), seqs);
+        }
+        for (k, seqs) in &self.kinds {
+            put(keys::kind_prefix(*k).to_vec(), seqs);
+        }
+        let mut ids: Vec<(EventId, Seq)> = self.ids.iter().map(|(i, s)| (*i, *s)).collect();
+        ids.sort_unstable();
+        let mut table = Vec::with_capacity(ids.len() * 24);
+        for (id, seq) in &ids {
+            table.extend_from_slice(&id.to_bytes());
+            table.extend_from_slice(&seq.0.to_be_bytes());
+        }
+        batch.insert(keys::with_u64(&[keys::ID_TABLE], last.0), table.clone());
+        let mut streams: Vec<(&StreamId, &(u64, Vec<u64>))> = self.streams.iter().collect();
+        streams.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let stream_table = stream_table::encode(&streams);
+        batch.insert(
+            keys::with_u64(&[keys::STREAM_TABLE], last.0),
+            stream_table.clone(),
+        );
+        batch.insert(META_INDEXED, &last.0.to_be_bytes());
+        Chunk::from_tables(last, &table, &stream_table)
+    }
+}
+
+/// A sorted table of streams: `count:u32be ‖ offset:u32be × count ‖ entries`, each entry
+/// `len:u8 ‖ name ‖ first_version:varint ‖ postings`, offsets relative to the entries.
+pub mod stream_table {
+    use custos_core::StreamId;
+
+    use super::postings;
+
+    /// Encodes streams sorted by name.
+    pub fn encode(streams: &[(&StreamId, &(u64, Vec<u64>))]) -> Vec<u8> {
+        let mut entries = Vec::new();
+        let mut offsets = Vec::with_capacity(streams.len());
+        for (name, (first, seqs)) in streams {
+            offsets.push(entries.len() as u32);
+            entries.push(name.as_str().len() as u8);
+            entries.extend_from_slice(name.as_str().as_bytes());
+            postings::put_varint(&mut entries, *first);
+            postings::encode(seqs, &mut entries);
+        }
+        let mut out = Vec::with_capacity(4 + 4 * offsets.len() + entries.len());
+        out.extend_from_slice(&(offsets.len() as u32).to_be_bytes());
+        for o in offsets {
+            out.extend_from_slice(&o.to_be_bytes());
+        }
+        out.extend_from_slice(&entries);
+        out
+    }
+
+    fn count(table: &[u8]) -> usize {
+        table
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b| u32::from_be_bytes(b) as usize)
+    }
+
+    /// The entry at index `i`: its name and the rest of the table after the name.
+    fn entry(table: &[u8], i: usize) -> Option<(&[u8], &[u8])> {
+        let n = count(table);
+        let base = 4 + 4 * n;
+        let off = u32::from_be_bytes(table.get(4 + 4 * i..8 + 4 * i)?.try_into().ok()?) as usize;
+        let at = table.get(base + off..)?;
+        let (&len, rest) = at.split_first()?;
+        let name = rest.get(..len as usize)?;
+        Some((name, &rest[len as usize..]))
+    }
+
+    /// Every stream name in the table.
+    pub fn names(table: &[u8]) -> impl Iterator<Item = &[u8]> {
+        (0..count(table)).filter_map(move |i| entry(table, i).map(|(n, _)| n))
+    }
+
+    /// `(first version, seqs)` of `name`, by binary search.
+    pub fn find(table: &[u8], name: &str) -> Option<(u64, Vec<u64>)> {
+        let (mut lo, mut hi) = (0usize, count(table));
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let (n, mut rest) = entry(table, mid)?;
+            match n.cmp(name.as_bytes()) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let first = postings::get_varint(&mut rest)?;
+                    return Some((first, postings::decode_from(&mut rest)?));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A Bloom filter over 64-bit hashes (about 1% false positives).
+#[derive(Debug, Clone)]
+pub struct Filter {
+    bits: Vec<u64>,
+}
+
+const BLOOM_BITS_PER_KEY: usize = 10;
+const BLOOM_HASHES: u64 = 7;
+
+fn mix(mut z: u64) -> u64 {
+    // splitmix64's finaliser: keys that are not random (tests, counters) still spread.
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn id_hash(id: EventId) -> u64 {
+    mix(id.0 as u64 ^ mix((id.0 >> 64) as u64))
+}
+
+fn name_hash(name: &[u8]) -> u64 {
+    // Filters are rebuilt from the tables on open, never stored: any stable-in-process
+    // hash will do.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    mix(h.finish())
+}
+
+impl Filter {
+    fn new(hashes: &[u64]) -> Filter {
+        let words = (hashes.len().max(1) * BLOOM_BITS_PER_KEY).div_ceil(64);
+        let mut f = Filter {
+            bits: vec![0u64; words],
+        };
+        for h in hashes {
+            for b in f.positions(*h) {
+                f.bits[(b / 64) as usize] |= 1 << (b % 64);
+            }
+        }
+        f
+    }
+
+    fn positions(&self, h1: u64) -> impl Iterator<Item = u64> {
+        let nbits = (self.bits.len() * 64) as u64;
+        let h2 = mix(h1) | 1;
+        (0..BLOOM_HASHES).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % nbits)
+    }
+
+    /// False if the key surely is not in the set.
+    fn may_hold(&self, h: u64) -> bool {
+        self.positions(h)
+            .all(|b| self.bits[(b / 64) as usize] & (1 << (b % 64)) != 0)
+    }
+}
+
+/// What is kept in memory of one sealed chunk: filters over its id and stream tables.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// Last seq of the chunk (the tables' key).
+    pub last: Seq,
+    id_min: EventId,
+    id_max: EventId,
+    ids: Filter,
+    streams: Filter,
+}
+
+impl Chunk {
+    /// Builds the filters from the stored tables.
+    pub fn from_tables(last: Seq, id_table: &[u8], stream_table: &[u8]) -> Chunk {
+        let ids: Vec<EventId> = id_table
+            .chunks_exact(24)
+            .map(|c| EventId(u128::from_be_bytes(c[..16].try_into().unwrap_or([0; 16]))))
+            .collect();
+        let id_hashes: Vec<u64> = ids.iter().map(|id| id_hash(*id)).collect();
+        let stream_hashes: Vec<u64> = stream_table::names(stream_table).map(name_hash).collect();
+        Chunk {
+            last,
+            id_min: ids.first().copied().unwrap_or(EventId(u128::MAX)),
+            id_max: ids.last().copied().unwrap_or(EventId(0)),
+            ids: Filter::new(&id_hashes),
+            streams: Filter::new(&stream_hashes),
+        }
+    }
+
+    fn may_hold_id(&self, id: EventId) -> bool {
+        id >= self.id_min && id <= self.id_max && self.ids.may_hold(id_hash(id))
+    }
+
+    fn may_hold_stream(&self, stream: &StreamId) -> bool {
+        self.streams.may_hold(name_hash(stream.as_str().as_bytes()))
+    }
+}
+
+/// Binary search of a stored id table.
+pub fn find_in_id_table(table: &[u8], id: EventId) -> Option<Seq> {
+    let n = table.len() / 24;
+    let want = id.to_bytes();
+    let (mut lo, mut hi) = (0usize, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let entry = &table[mid * 24..mid * 24 + 24];
+        match entry[..16].cmp(&want[..]) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return keys::trailing_u64(entry).map(Seq),
+        }
+    }
+    None
+}
+
+/// The whole index state: shared by the writer (which alone changes it) and readers.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Entries of the events after `sealed`.
+    pub mem: Memtable,
+    /// The last seq held in sealed chunks.
+    pub sealed: Seq,
+    /// The in-memory part of every sealed chunk, oldest first.
+    pub chunks: Vec<Chunk>,
+}
+
+impl Index {
+    /// Loads the sealed part and re-derives the memtable from the log up to `head`.
+    pub fn open(tree: &sled::Tree, head: Seq) -> Result<Index, crate::ReadError> {
+        let sealed = tree
+            .get(META_INDEXED)?
+            .and_then(|v| keys::trailing_u64(&v))
+            .map_or(Seq::ZERO, Seq);
+        let mut chunks = Vec::new();
+        for kv in tree.scan_prefix([keys::ID_TABLE]) {
+            let (k, ids) = kv?;
+            let last = Seq(keys::trailing_u64(&k).unwrap_or(0));
+            let streams = tree
+                .get(keys::with_u64(&[keys::STREAM_TABLE], last.0))?
+                .unwrap_or_default();
+            chunks.push(Chunk::from_tables(last, &ids, &streams));
+        }
+        let mut mem = Memtable::default();
+        for kv in tree.range(keys::log(sealed.next())..=keys::log(head)) {
+            let (k, v) = kv?;
+            let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
+            let record = keys::split_log_value(&v)
+                .map(|(_, r)| r)
+                .unwrap_or_default();
+            let event =
+                custos_core::codec::decode(record).map_err(|e| crate::ReadError::Corrupt {
+                    seq,
+                    reason: e.to_string(),
+                })?;
+            mem.add(&event);
+        }
+        Ok(Index {
+            mem,
+            sealed,
+            chunks,
+        })
+    }
+
+    /// Where `id` was appended: the memtable, then the sealed id tables whose range and
+    /// filter admit it, newest first.
+    pub fn seq_of(&self, tree: &sled::Tree, id: EventId) -> Result<Option<Seq>, sled::Error> {
+        if let Some(s) = self.mem.ids.get(&id) {
+            return Ok(Some(*s));
+        }
+        for chunk in self.chunks.iter().rev().filter(|c| c.may_hold_id(id)) {
+            if let Some(table) = tree.get(keys::with_u64(&[keys::ID_TABLE], chunk.last.0))? {
+                if let Some(seq) = find_in_id_table(&table, id) {
+                    return Ok(Some(seq));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// `(version, seq)` of every event of `stream`, oldest first (memtable included).
+    pub fn stream_entries(
+        &self,
+        tree: &sled::Tree,
+        stream: &StreamId,
+    ) -> Result<Vec<(u64, u64)>, sled::Error> {
+        let mut out = Vec::new();
+        for chunk in self.chunks.iter().filter(|c| c.may_hold_stream(stream)) {
+            let key = keys::with_u64(&[keys::STREAM_TABLE], chunk.last.0);
+            if let Some(table) = tree.get(key)? {
+                if let Some((first, seqs)) = stream_table::find(&table, stream.as_str()) {
+                    out.extend(
+                        seqs.into_iter()
+                            .enumerate()
+                            .map(|(i, s)| (first + i as u64, s)),
+                    );
+                }
+            }
+        }
+        if let Some((first, seqs)) = self.mem.streams.get(stream) {
+            out.extend(seqs.iter().enumerate().map(|(i, s)| (first + i as u64, *s)));
+        }
+        Ok(out)
+    }
+
+    /// The stream's current version (0 if it has no events): the memtable, else the
+    /// newest sealed table that holds it.
+    pub fn stream_version(&self, tree: &sled::Tree, stream: &StreamId) -> Result<u64, sled::Error> {
+        if let Some((first, seqs)) = self.mem.streams.get(stream) {
+            return Ok(first + seqs.len() as u64 - 1);
+        }
+        for chunk in self
+            .chunks
+            .iter()
+            .rev()
+            .filter(|c| c.may_hold_stream(stream))
+        {
+            let key = keys::with_u64(&[keys::STREAM_TABLE], chunk.last.0);
+            if let Some(table) = tree.get(key)? {
+                if let Some((first, seqs)) = stream_table::find(&table, stream.as_str()) {
+                    return Ok(first + seqs.len() as u64 - 1);
+                }
+            }
+        }
+        Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postings_round_trip() {
+        let seqs = [1, 2, 300, 70_000, 1 << 40];
+        let mut buf = Vec::new();
+        postings::encode(&seqs, &mut buf);
+        assert_eq!(postings::decode(&buf), Some(seqs.to_vec()));
+        assert_eq!(postings::decode(&buf[..buf.len() - 1]), None);
+    }
+
+    #[test]
+    fn filters_have_no_false_negatives_and_few_false_positives() {
+        let hashes: Vec<u64> = (0..10_000u128)
+            .map(|i| id_hash(EventId(i * 7 + 3)))
+            .collect();
+        let f = Filter::new(&hashes);
+        assert!(hashes.iter().all(|h| f.may_hold(*h)));
+        let false_pos = (0..10_000u128)
+            .filter(|i| f.may_hold(id_hash(EventId(i * 7 + 4))))
+            .count();
+        assert!(false_pos < 300, "{false_pos} false positives in 10000");
+    }
+
+    #[test]
+    fn id_tables_are_searched() {
+        let mut ids: Vec<(EventId, Seq)> = (0..1000u64)
+            .map(|i| (EventId(u128::from(i) * 31 % 1009), Seq(i + 1)))
+            .collect();
+        ids.sort_unstable();
+        let mut table = Vec::new();
+        for (id, seq) in &ids {
+            table.extend_from_slice(&id.to_bytes());
+            table.extend_from_slice(&seq.0.to_be_bytes());
+        }
+        for (id, seq) in &ids {
+            assert_eq!(find_in_id_table(&table, *id), Some(*seq));
+        }
+        assert_eq!(find_in_id_table(&table, EventId(5000)), None);
+    }
+
+    #[test]
+    fn stream_tables_are_searched() {
+        let names: Vec<StreamId> = (0..300)
+            .map(|i| StreamId::new(format!("grant:{i:05}")).expect("name"))
+            .collect();
+        let data: Vec<(u64, Vec<u64>)> = (0..300u64)
+            .map(|i| (i + 1, vec![i * 10, i * 10 + 3]))
+            .collect();
+        let pairs: Vec<(&StreamId, &(u64, Vec<u64>))> = names.iter().zip(data.iter()).collect();
+        let table = stream_table::encode(&pairs);
+        for (name, d) in &pairs {
+            assert_eq!(stream_table::find(&table, name.as_str()).as_ref(), Some(*d));
+        }
+        assert_eq!(stream_table::find(&table, "grant:99999"), None);
+        assert_eq!(stream_table::names(&table).count(), 300);
+    }
+}
