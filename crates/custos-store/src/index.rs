@@ -125,7 +125,8 @@ impl Memtable {
         self.len += 1;
     }
 
-    /// Writes the sealed chunk ending at `last` into `batch`; returns its in-memory part.
+    /// Writes the sealed chunk ending at `last` into `batch` (with `Mindexed`); returns
+    /// its in-memory part.
     pub fn seal(&self, last: Seq, batch: &mut sled::Batch) -> Chunk {
         let mut buf = Vec::new();
         let mut put = |prefix: Vec<u8>, seqs: &[u64]| {
@@ -341,15 +342,25 @@ pub fn find_in_id_table(table: &[u8], id: EventId) -> Option<Seq> {
     None
 }
 
-/// The whole index state: shared by the writer (which alone changes it) and readers.
+/// The whole index state: shared by the writer, the sealer and readers.
+///
+/// Seqs are covered in three layers, without overlap: sealed chunks up to `sealed`; the
+/// `frozen` memtable (being sealed by the sealer thread) up to `frozen_last`; the active
+/// memtable after that.
 #[derive(Debug, Default)]
 pub struct Index {
-    /// Entries of the events after `sealed`.
+    /// Entries of the durable events after `frozen_last`.
     pub mem: Memtable,
+    /// Entries of the events in `(sealed, frozen_last]`, while the sealer writes them.
+    pub frozen: Option<std::sync::Arc<Memtable>>,
+    /// The last seq of `frozen` (equal to `sealed` when nothing is frozen).
+    pub frozen_last: Seq,
     /// The last seq held in sealed chunks.
     pub sealed: Seq,
     /// The in-memory part of every sealed chunk, oldest first.
     pub chunks: Vec<Chunk>,
+    /// Why sealing failed, if it did (the writer then refuses appends until reopened).
+    pub failed: Option<String>,
 }
 
 impl Index {
@@ -384,15 +395,23 @@ impl Index {
         }
         Ok(Index {
             mem,
+            frozen: None,
+            frozen_last: sealed,
             sealed,
             chunks,
+            failed: None,
         })
+    }
+
+    /// The active memtable, then the frozen one: newest first.
+    pub fn memtables(&self) -> impl Iterator<Item = &Memtable> {
+        std::iter::once(&self.mem).chain(self.frozen.as_deref())
     }
 
     /// Where `id` was appended: the memtable, then the sealed id tables whose range and
     /// filter admit it, newest first.
     pub fn seq_of(&self, tree: &sled::Tree, id: EventId) -> Result<Option<Seq>, sled::Error> {
-        if let Some(s) = self.mem.ids.get(&id) {
+        if let Some(s) = self.memtables().find_map(|m| m.ids.get(&id)) {
             return Ok(Some(*s));
         }
         for chunk in self.chunks.iter().rev().filter(|c| c.may_hold_id(id)) {
@@ -424,16 +443,19 @@ impl Index {
                 }
             }
         }
-        if let Some((first, seqs)) = self.mem.streams.get(stream) {
-            out.extend(seqs.iter().enumerate().map(|(i, s)| (first + i as u64, *s)));
+        let memtables: Vec<&Memtable> = self.memtables().collect();
+        for m in memtables.into_iter().rev() {
+            if let Some((first, seqs)) = m.streams.get(stream) {
+                out.extend(seqs.iter().enumerate().map(|(i, s)| (first + i as u64, *s)));
+            }
         }
         Ok(out)
     }
 
-    /// The stream's current version (0 if it has no events): the memtable, else the
-    /// newest sealed table that holds it.
+    /// The stream's current version (0 if it has no events): the active memtable, the
+    /// frozen one, else the newest sealed table that holds it.
     pub fn stream_version(&self, tree: &sled::Tree, stream: &StreamId) -> Result<u64, sled::Error> {
-        if let Some((first, seqs)) = self.mem.streams.get(stream) {
+        if let Some((first, seqs)) = self.memtables().find_map(|m| m.streams.get(stream)) {
             return Ok(first + seqs.len() as u64 - 1);
         }
         for chunk in self
@@ -511,5 +533,73 @@ mod tests {
         }
         assert_eq!(stream_table::find(&table, "grant:99999"), None);
         assert_eq!(stream_table::names(&table).count(), 300);
+    }
+}
+
+/// The sealer thread: writes each frozen memtable as a chunk, in one atomic batch with
+/// `Mindexed`, then moves it from `frozen` to `chunks`. It needs no flush of its own: the
+/// events it covers are durable already, and a seal lost in a crash is re-derived from the
+/// log on open. Runs until the writer drops its sender.
+pub fn run_sealer(
+    tree: sled::Tree,
+    rx: std::sync::mpsc::Receiver<(std::sync::Arc<Memtable>, Seq)>,
+    index: std::sync::Arc<std::sync::RwLock<Index>>,
+) {
+    while let Ok((frozen, last)) = rx.recv() {
+        let mut batch = sled::Batch::default();
+        let chunk = frozen.seal(last, &mut batch);
+        let outcome = tree.apply_batch(batch);
+        let mut index = index.write().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Ok(()) => {
+                index.sealed = last;
+                index.chunks.push(chunk);
+                index.frozen = None;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "sealing an index chunk failed");
+                index.failed = Some(e.to_string());
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod seal_tests {
+    use super::*;
+    use custos_core::{NewEvent, Payload, PrincipalId, TenantId, Timestamp};
+
+    #[test]
+    fn a_sealed_stream_is_found() {
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let tree = db.open_tree("t").expect("tree");
+        let mut mem = Memtable::default();
+        for (i, s) in [(1u64, "session:1"), (2, "session:0")] {
+            let e = NewEvent::new(
+                EventId(u128::from(i)),
+                PrincipalId::new("staff:a").expect("p"),
+                Payload::OnboardingOpened {
+                    tenant: TenantId::new("t").expect("t"),
+                },
+            )
+            .place(Seq(i), StreamId::new(s).expect("s"), 1, Timestamp(0));
+            mem.add(&e);
+        }
+        let mut batch = sled::Batch::default();
+        let chunk = mem.seal(Seq(2), &mut batch);
+        tree.apply_batch(batch).expect("apply");
+        let index = Index {
+            sealed: Seq(2),
+            frozen_last: Seq(2),
+            chunks: vec![chunk],
+            ..Index::default()
+        };
+        for s in ["session:1", "session:0"] {
+            let v = index
+                .stream_version(&tree, &StreamId::new(s).expect("s"))
+                .expect("v");
+            assert_eq!(v, 1, "{s}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use custos_core::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::index::{postings, Index};
+use crate::index::{postings, Index, Memtable};
 use crate::keys;
 use crate::verify::{check_tail, last_recorded_at};
 use crate::writer::{Msg, Writer};
@@ -178,14 +178,20 @@ struct Inner {
     stats: Arc<Stats>,
     index: Arc<RwLock<Index>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    sealer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Inner {
+    /// Waits for the writer, then for the sealer (which stops once the writer is gone),
+    /// then flushes the sealer's last chunk.
     fn join_writer(&self) {
-        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
-        if let Some(h) = handle {
-            let _ = h.join();
+        for slot in [&self.writer, &self.sealer] {
+            let handle = slot.lock().ok().and_then(|mut h| h.take());
+            if let Some(h) = handle {
+                let _ = h.join();
+            }
         }
+        let _ = self.db.flush();
     }
 }
 
@@ -279,6 +285,17 @@ impl Store {
             },
         })?;
         let index = Arc::new(RwLock::new(index));
+        let (seal_tx, seal_rx) = std::sync::mpsc::channel();
+        let sealer = {
+            let (tree, index) = (tree.clone(), index.clone());
+            std::thread::Builder::new()
+                .name("custos-sealer".into())
+                .spawn(move || crate::index::run_sealer(tree, seal_rx, index))
+                .map_err(|e| OpenError::Io {
+                    path: path.clone(),
+                    source: sled::Error::Io(e),
+                })?
+        };
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let (head_tx, head_rx) = watch::channel(head);
         let stats = Arc::new(Stats::default());
@@ -296,6 +313,7 @@ impl Store {
             poisoned: false,
             fail_after_groups: config.fail_after_groups,
             index: index.clone(),
+            seal_tx,
         };
         let handle = std::thread::Builder::new()
             .name("custos-writer".into())
@@ -315,6 +333,7 @@ impl Store {
                 stats,
                 index,
                 writer: Mutex::new(Some(handle)),
+                sealer: Mutex::new(Some(sealer)),
             }),
         })
     }
@@ -527,20 +546,22 @@ impl Store {
         }
         let (sealed, recent) = {
             let index = self.index();
-            let mem = &index.mem;
-            let recent = match filter {
-                IndexFilter::Tenant(t) => mem.tenants.get(t.as_str()),
-                IndexFilter::Actor(a) => mem.actors.get(a.as_str()),
-                IndexFilter::Kind(k) => mem.kinds.get(k),
-            };
-            let recent: Vec<u64> = recent
-                .map(|seqs| {
-                    seqs.iter()
+            let memtables: Vec<&Memtable> = index.memtables().collect();
+            let mut recent = Vec::new();
+            // Oldest first: the frozen memtable, then the active one.
+            for mem in memtables.into_iter().rev() {
+                let seqs = match filter {
+                    IndexFilter::Tenant(t) => mem.tenants.get(t.as_str()),
+                    IndexFilter::Actor(a) => mem.actors.get(a.as_str()),
+                    IndexFilter::Kind(k) => mem.kinds.get(k),
+                };
+                recent.extend(
+                    seqs.into_iter()
+                        .flatten()
                         .copied()
-                        .filter(|s| *s > index.sealed.0 && (from.0..=to.0).contains(s))
-                        .collect()
-                })
-                .unwrap_or_default();
+                        .filter(|s| *s > index.sealed.0 && (from.0..=to.0).contains(s)),
+                );
+            }
             (index.sealed, recent)
         };
         let mut out = Vec::new();

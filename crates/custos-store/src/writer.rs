@@ -45,6 +45,7 @@ pub(crate) struct Writer {
     pub poisoned: bool,
     pub fail_after_groups: Option<u64>,
     pub index: Arc<RwLock<Index>>,
+    pub seal_tx: std::sync::mpsc::Sender<(Arc<Memtable>, Seq)>,
 }
 
 /// What the group being built has assigned so far, on top of what is durable.
@@ -99,6 +100,13 @@ impl Writer {
         if jobs.is_empty() {
             return;
         }
+        if !self.poisoned {
+            let failed = self.index_ref().failed.clone();
+            if let Some(why) = failed {
+                tracing::error!(error = %why, "refusing appends until reopened");
+                self.poisoned = true;
+            }
+        }
         if self.poisoned {
             for (_, reply) in jobs {
                 let _ = reply.send(Err(AppendError::Refused));
@@ -146,8 +154,8 @@ impl Writer {
         }
     }
 
-    /// Adds the group to the memtable (sealing it into the batch when full), writes and
-    /// flushes the batch, then publishes the new head.
+    /// Writes and flushes the group's batch; then adds its events to the memtable
+    /// (handing a full memtable to the sealer) and publishes the new head.
     fn write(&mut self, group: Group) -> Result<(), sled::Error> {
         let Group {
             head,
@@ -160,13 +168,6 @@ impl Writer {
         let events = head.seq.0 - self.head.seq.0;
         batch.insert(keys::META_HEAD, keys::encode_head(&head).to_vec());
         batch.insert(&keys::time(at, first), &[]);
-        let sealed_chunk = {
-            let mut index = self.index_mut();
-            for e in &placed {
-                index.mem.add(e);
-            }
-            (index.mem.len >= self.chunk_events).then(|| index.mem.seal(head.seq, &mut batch))
-        };
         let injected = self
             .fail_after_groups
             .is_some_and(|n| self.stats.snapshot().0 >= n);
@@ -175,11 +176,19 @@ impl Writer {
         }
         self.tree.apply_batch(batch)?;
         self.db.flush()?;
-        if let Some(chunk) = sealed_chunk {
+        {
             let mut index = self.index_mut();
-            index.mem = Memtable::default();
-            index.sealed = head.seq;
-            index.chunks.push(chunk);
+            for e in &placed {
+                index.mem.add(e);
+            }
+            if index.mem.len >= self.chunk_events && index.frozen.is_none() {
+                let frozen = Arc::new(std::mem::take(&mut index.mem));
+                index.frozen = Some(frozen.clone());
+                index.frozen_last = head.seq;
+                if self.seal_tx.send((frozen, head.seq)).is_err() {
+                    index.failed = Some("the sealer stopped".into());
+                }
+            }
         }
         self.head = head;
         self.last_time = at;

@@ -266,6 +266,22 @@ fn indexes_agree_with_a_scan_of_the_log() {
 }
 
 #[test]
+fn versions_continue_while_a_chunk_is_being_sealed() {
+    // Chunks of 2: most appends land while the sealer thread holds a frozen memtable.
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path(), config(2)).expect("open");
+        for i in 1..=12u128 {
+            let s = (i % 2) as u32;
+            let a = store
+                .append_blocking(req(s, None, vec![action(i, 1, 1)]))
+                .expect("append");
+            assert_eq!(a.version, (i as u64).div_ceil(2), "event {i} on stream {s}");
+        }
+    }
+}
+
+#[test]
 fn retries_and_conflicts_see_sealed_events() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = Store::open(dir.path(), config(4)).expect("open");
