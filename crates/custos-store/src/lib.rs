@@ -2,12 +2,15 @@
 //!
 //! One [`Store`] per data directory. Appends go to a single writer thread that commits
 //! *groups*: it drains every waiting append (up to a limit), assigns seqs, versions and
-//! hashes, writes log records, index entries and the new head in **one atomic sled
-//! batch**, flushes **once**, and only then answers every waiter. So an acknowledged
-//! event is on disk, and the indexes can never disagree with the log (they are written in
-//! the same atomic batch). After an IO error the writer refuses appends until the store is
-//! reopened. On open, the tail written since the last verified point is checked against
-//! the chain. See `docs/design.md` for the key layout and the crash argument.
+//! hashes, writes the log records and the new head in **one atomic sled batch**, flushes
+//! **once**, and only then answers every waiter. So an acknowledged event is on disk.
+//! Secondary indexes (event id, stream, tenant, actor, kind) are kept in a memtable and
+//! sealed every 32k events by a background thread, in one atomic batch with their
+//! checkpoint; everything after the checkpoint is re-derived from the log on open, so the
+//! indexes can never disagree with the log. After an IO error the writer refuses appends
+//! until the store is reopened. On open, the tail written since the last verified point is
+//! checked against the chain. See `docs/design.md` for the key layout and the crash
+//! argument.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
