@@ -484,3 +484,95 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::p
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+// ----- the access projection from the command line -----
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(0), "{} {}", stdout(&o), stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("json")
+}
+
+#[test]
+fn access_answers_now_as_of_and_at_a_seq_with_evidence() {
+    let dir = data();
+    let d = path(dir.path());
+    let head = verified_head(&run(&["verify", "--data", d]));
+    let tenants = json_of(&["tenants", "--data", d, "--json"]);
+    assert_eq!(tenants["seq"], EVENTS);
+    assert_eq!(tenants["hash"], head.as_str());
+    let first = tenants["tenants"][0]["tenant"]
+        .as_str()
+        .expect("a tenant")
+        .to_owned();
+
+    let now = json_of(&["access", "--data", d, "--tenant", &first, "--json"]);
+    assert_eq!(now["tenant"], first.as_str());
+    let rights = now["rights"].as_array().expect("rights");
+    assert!(!rights.is_empty());
+    for r in rights {
+        let evidence = r["evidence"].as_array().expect("evidence");
+        assert!(!evidence.is_empty(), "every right names its events: {r}");
+        assert!(r["via"].is_string() && r["principal"].is_string());
+    }
+    // Each right is also in its principal's access list.
+    let who = rights[0]["principal"].as_str().expect("principal");
+    let list = json_of(&["access", "--data", d, "--principal", who, "--json"]);
+    assert!(list["access"]
+        .as_array()
+        .expect("access")
+        .iter()
+        .any(|e| e["tenant"] == first.as_str()));
+
+    // At seq 1 (a staff enrolment) no tenant exists yet: exit 1 with a message.
+    let o = run(&["access", "--data", d, "--tenant", &first, "--at-seq", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("no tenant {first}")),
+        "{}",
+        stderr(&o)
+    );
+    // As of long before the demo: nothing either.
+    let o = run(&[
+        "access",
+        "--data",
+        d,
+        "--tenant",
+        &first,
+        "--as-of",
+        "2000-01-01T00:00:00Z",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    // The table form states the point it answers at and can explain each right.
+    let o = run(&["access", "--data", d, "--tenant", &first, "--explain"]);
+    assert!(stdout(&o).contains(&format!("hash {head}")));
+    assert!(stdout(&o).contains("tenant_created by"), "{}", stdout(&o));
+}
+
+#[test]
+fn access_refuses_bad_input_with_exit_2() {
+    let dir = data();
+    let d = path(dir.path());
+    let o = run(&[
+        "access",
+        "--data",
+        d,
+        "--tenant",
+        "x",
+        "--as-of",
+        "yesterday",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not an RFC 3339 timestamp"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["access", "--data", d, "--tenant", "a b"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["access", "--data", d, "--tenant", "x", "--at-seq", "999999"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("past the head"), "{}", stderr(&o));
+    let o = run(&["access", "--data", d]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -4,6 +4,7 @@
 //! A library so that the end-to-end crate (`tests/`) builds the very same entry point
 //! into its own test binary; `src/main.rs` only calls [`main`].
 
+mod access;
 mod demo;
 mod export;
 mod serve;
@@ -54,6 +55,44 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// List the tenants of a data directory.
+    Tenants {
+        /// Data directory to read.
+        #[arg(long, default_value = "./custos-data")]
+        data: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Who can enter a tenant, or which tenants a principal can enter — now, as of an
+    /// instant, or at a seq — and on what basis.
+    Access {
+        /// Data directory to read.
+        #[arg(long, default_value = "./custos-data")]
+        data: PathBuf,
+        /// The tenant to answer for.
+        #[arg(
+            long,
+            required_unless_present = "principal",
+            conflicts_with = "principal"
+        )]
+        tenant: Option<custos_core::TenantId>,
+        /// The principal whose access list to give.
+        #[arg(long)]
+        principal: Option<custos_core::PrincipalId>,
+        /// Answer as of this instant (RFC 3339): the events recorded up to it.
+        #[arg(long, conflicts_with = "at_seq")]
+        as_of: Option<custos_core::Timestamp>,
+        /// Answer at this seq: the events up to it.
+        #[arg(long)]
+        at_seq: Option<u64>,
+        /// Show each right's evidence events (time, kind, actor, source IP).
+        #[arg(long)]
+        explain: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Fill a data directory with a realistic, deterministic mix of the vendors' stories
     /// over the 90 days before now.
     Demo {
@@ -83,15 +122,46 @@ pub fn main() -> ExitCode {
         Command::Serve { data, listen } => serve::run(&data, &listen).map(|()| ExitCode::SUCCESS),
         Command::Verify { data, file, head } => verify::run(data.as_deref(), file.as_deref(), head),
         Command::Export { data, out } => export::run(&data, &out).map(|()| ExitCode::SUCCESS),
+        Command::Tenants { data, json } => access::tenants(&data, json),
+        Command::Access {
+            data,
+            tenant,
+            principal,
+            as_of,
+            at_seq,
+            explain,
+            json,
+        } => {
+            let point = match (as_of, at_seq) {
+                (Some(t), _) => access::Point::AsOf(t),
+                (None, Some(s)) => access::Point::AtSeq(custos_core::Seq(s)),
+                (None, None) => access::Point::Now,
+            };
+            let subject = match (tenant, principal) {
+                (Some(t), _) => access::Subject::Tenant(t),
+                (None, Some(p)) => access::Subject::Principal(p),
+                (None, None) => unreachable!("clap requires one of --tenant and --principal"),
+            };
+            access::access(&data, subject, point, explain, json)
+        }
         Command::Demo { data, events, seed } => {
             demo::run(&data, events, seed).map(|()| ExitCode::SUCCESS)
         }
     };
     match outcome {
         Ok(code) => code,
+        // The reader went away (`custos access … | head`): nothing more to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("custos: error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

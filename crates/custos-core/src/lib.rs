@@ -6,7 +6,8 @@
 //! - [`ids`], [`time`], [`vocab`]: the newtypes and vocabularies of the domain;
 //! - [`Payload`] and [`Event`]: every fact the ledger records, in its envelope;
 //! - [`codec`]: the one place that turns events into stored bytes and back;
-//! - [`chain`] and [`verify`]: the hash chain and its verifier.
+//! - [`chain`] and [`verify`]: the hash chain and its verifier;
+//! - [`access`]: the access projection — who can enter which tenant at an instant, and why.
 //!
 //! ```
 //! use custos_core::{chain, codec, verify, Event, EventId, NewEvent, Payload, PrincipalId,
@@ -23,6 +24,7 @@
 //! assert_eq!(head.hash, hash);
 //! ```
 
+pub mod access;
 pub mod chain;
 pub mod codec;
 mod event;

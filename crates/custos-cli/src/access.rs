@@ -1,0 +1,284 @@
+//! `custos tenants` and `custos access`: the access projection, now or as of an instant or
+//! a seq, read offline from a data directory (a full fold of the log up to that point).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use custos_core::access::{Access, Right, Via};
+use custos_core::{Head, PrincipalId, Seq, TenantId, Timestamp};
+use custos_store::{Clock, Store, StoreConfig, SystemClock};
+use serde::Serialize;
+
+/// Where in history to answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Point {
+    /// Now (the head).
+    Now,
+    /// The events recorded up to this instant, asked at this instant.
+    AsOf(Timestamp),
+    /// The events up to this seq, asked at that event's time.
+    AtSeq(Seq),
+}
+
+/// The projection at `point`, the instant it is asked at, and the head it reflects.
+fn fold(store: &Store, point: Point) -> anyhow::Result<(Access, Timestamp, Head)> {
+    let head = store.head();
+    let last = match point {
+        Point::Now => head.seq,
+        Point::AtSeq(s) if s > head.seq => bail!("--at-seq {s} is past the head ({})", head.seq),
+        Point::AtSeq(s) => s,
+        Point::AsOf(t) => Seq(store.first_seq_at(t.plus_micros(1))?.0.saturating_sub(1)),
+    };
+    let mut access = Access::default();
+    let mut last_time = None;
+    for stored in store.range(Seq(1), last) {
+        let event = stored?.event()?;
+        last_time = Some(event.recorded_at);
+        access.apply(&event);
+    }
+    let at = match point {
+        Point::Now => SystemClock.now(),
+        Point::AsOf(t) => t,
+        Point::AtSeq(_) => last_time.unwrap_or(Timestamp(0)),
+    };
+    let hash = store
+        .hash_at(last)?
+        .with_context(|| format!("no event at seq {last}"))?;
+    Ok((access, at, Head { seq: last, hash }))
+}
+
+#[derive(Debug, Serialize)]
+struct Answer<T: Serialize> {
+    at: Timestamp,
+    seq: u64,
+    hash: String,
+    #[serde(flatten)]
+    body: T,
+}
+
+fn answer<T: Serialize>(at: Timestamp, head: Head, body: T) -> Answer<T> {
+    Answer {
+        at,
+        seq: head.seq.0,
+        hash: head.hash.to_hex(),
+        body,
+    }
+}
+
+pub fn tenants(data: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let store = Store::open(data, StoreConfig::default())?;
+    let (access, at, head) = fold(&store, Point::Now)?;
+    #[derive(Serialize)]
+    struct Row<'a> {
+        tenant: &'a TenantId,
+        name: &'a str,
+        rights: usize,
+    }
+    let rows: Vec<Row> = access
+        .tenants()
+        .map(|(tenant, name)| Row {
+            tenant,
+            name,
+            rights: access.tenant(tenant, at).map_or(0, |v| v.rights.len()),
+        })
+        .collect();
+    if json {
+        #[derive(Serialize)]
+        struct Tenants<'a> {
+            tenants: Vec<Row<'a>>,
+        }
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&answer(at, head, Tenants { tenants: rows }))?
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} tenants at {at} (seq {}, hash {})",
+            rows.len(),
+            head.seq,
+            head.hash
+        )?;
+        writeln!(out, "{:<20} {:>7}  NAME", "TENANT", "RIGHTS")?;
+        for r in rows {
+            writeln!(out, "{:<20} {:>7}  {}", r.tenant.as_str(), r.rights, r.name)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `custos access` asks about.
+#[derive(Debug)]
+pub enum Subject {
+    /// Who can enter this tenant.
+    Tenant(TenantId),
+    /// Which tenants this principal can enter.
+    Principal(PrincipalId),
+}
+
+pub fn access(
+    data: &Path,
+    subject: Subject,
+    point: Point,
+    explain: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let store = Store::open(data, StoreConfig::default())?;
+    let (access, at, head) = fold(&store, point)?;
+    let rows: Vec<(TenantId, Right)> = match &subject {
+        Subject::Tenant(t) => {
+            let Some(view) = access.tenant(t, at) else {
+                eprintln!("custos: no tenant {t} at {at} (seq {})", head.seq);
+                return Ok(ExitCode::from(1));
+            };
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&answer(at, head, &view))?
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(
+                out,
+                "tenant {} \"{}\" at {at} (seq {}, hash {}){}",
+                view.tenant,
+                view.name,
+                head.seq,
+                head.hash,
+                if view.onboarding {
+                    ", onboarding open"
+                } else {
+                    ""
+                }
+            )?;
+            writeln!(
+                out,
+                "{} open sessions, {} live consents ({} authorised)",
+                view.open_sessions.len(),
+                view.live_consents.len(),
+                view.live_consents.iter().filter(|c| c.authorised).count()
+            )?;
+            view.rights.into_iter().map(|r| (t.clone(), r)).collect()
+        }
+        Subject::Principal(p) => {
+            let list = access.access_list(p, at);
+            if json {
+                #[derive(Serialize)]
+                struct Entry<'a> {
+                    tenant: &'a TenantId,
+                    #[serde(flatten)]
+                    right: &'a Right,
+                }
+                #[derive(Serialize)]
+                struct List<'a> {
+                    principal: &'a PrincipalId,
+                    access: Vec<Entry<'a>>,
+                }
+                let access = list
+                    .iter()
+                    .map(|(tenant, right)| Entry { tenant, right })
+                    .collect();
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&answer(
+                        at,
+                        head,
+                        List {
+                            principal: p,
+                            access
+                        }
+                    ))?
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(
+                out,
+                "{p} can enter {} tenants at {at} (seq {}, hash {})",
+                list.len(),
+                head.seq,
+                head.hash
+            )?;
+            list
+        }
+    };
+    writeln!(
+        out,
+        "{:<14} {:<26} {:<44} {:<28} EVIDENCE",
+        "TENANT", "PRINCIPAL", "BASIS", "UNTIL"
+    )?;
+    for (tenant, r) in &rows {
+        let until = r.until.map_or_else(|| "-".to_owned(), |u| u.to_string());
+        let evidence: Vec<String> = r.evidence.iter().map(Seq::to_string).collect();
+        writeln!(
+            out,
+            "{:<14} {:<26} {:<44} {:<28} {}",
+            tenant.as_str(),
+            r.principal.as_str(),
+            basis(&r.via),
+            until,
+            evidence.join(",")
+        )?;
+        if explain {
+            for seq in &r.evidence {
+                let e = store
+                    .get(*seq)?
+                    .with_context(|| format!("evidence seq {seq} missing"))?
+                    .event()?;
+                let ip = e
+                    .source_ip
+                    .map_or_else(String::new, |ip| format!(" from {ip}"));
+                writeln!(
+                    out,
+                    "    seq {seq} {} {} by {}{ip}",
+                    e.recorded_at,
+                    e.kind(),
+                    e.actor
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn basis(via: &Via) -> String {
+    let names = |v: Vec<String>| v.join(",");
+    match via {
+        Via::Member { kind } => format!("member ({})", json_name(kind)),
+        Via::InitialSupport { role } => format!("initial support ({})", json_name(role)),
+        Via::Grant {
+            grant,
+            role,
+            scopes,
+        } => format!(
+            "grant {} ({}: {})",
+            &grant.to_string()[..10],
+            json_name(role),
+            names(scopes.iter().map(json_name).collect())
+        ),
+        Via::Invitation {
+            invitation,
+            kind,
+            scopes,
+        } => format!(
+            "{} {} ({})",
+            json_name(kind),
+            &invitation.to_string()[..10],
+            names(scopes.iter().map(json_name).collect())
+        ),
+    }
+}
+
+/// The snake_case name serde gives a unit variant.
+fn json_name(v: &impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

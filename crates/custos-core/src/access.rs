@@ -1,0 +1,519 @@
+//! The access projection: who can enter which tenant, with what scopes, until when, and
+//! why — a fold over the log (DESIGN.md invariant 4), queried at an instant.
+//!
+//! [`Access::apply`] folds one event; [`Access::tenant`] and [`Access::access_list`] answer
+//! at a given time. Expiry is judged at the query's instant, not by the arrival of an
+//! expiry event: a grant whose `expires_at` has passed gives no access even if nobody has
+//! recorded its expiry yet, and a session is closed at its deadline. An as-of answer is the
+//! projection of the events recorded up to that instant (or seq), asked at that instant.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::vocab::{
+    Channel, InvitationKind, InvitationScope, ProfileKind, Scope, SessionMode, SessionTarget,
+    StaffRole,
+};
+use crate::{ConsentId, Event, GrantId, InvitationId, Payload, PrincipalId, Seq, SessionId};
+use crate::{TenantId, Timestamp};
+
+/// How a principal came to have access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "via")]
+pub enum Via {
+    /// A user of the account itself (admin, IT admin, employee, contact).
+    Member {
+        /// The profile kind.
+        kind: ProfileKind,
+    },
+    /// Attached when the account was created (Workiva: the CSM and the onboarding PM).
+    InitialSupport {
+        /// The role.
+        role: StaffRole,
+    },
+    /// An approved grant (Workiva's two-person rule).
+    Grant {
+        /// The grant.
+        grant: GrantId,
+        /// The role.
+        role: StaffRole,
+        /// What it allows.
+        scopes: Vec<Scope>,
+    },
+    /// An accepted invitation (ORC guests and contacts, HP WXP partners).
+    Invitation {
+        /// The invitation.
+        invitation: InvitationId,
+        /// Guest, contact or partner.
+        kind: InvitationKind,
+        /// What it allows.
+        scopes: Vec<InvitationScope>,
+    },
+}
+
+/// One right to enter a tenant, with the seqs of the events that establish it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Right {
+    /// Who.
+    pub principal: PrincipalId,
+    /// On what basis.
+    #[serde(flatten)]
+    pub via: Via,
+    /// Since when.
+    pub since: Timestamp,
+    /// Until when, if it lapses by itself.
+    pub until: Option<Timestamp>,
+    /// The events that establish the right, in order (request, approval, acceptance…).
+    pub evidence: Vec<Seq>,
+}
+
+/// A session open at the query's instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenSession {
+    /// The session.
+    pub session: SessionId,
+    /// The staff member.
+    pub staff: PrincipalId,
+    /// Whose view.
+    pub target: SessionTarget,
+    /// View-only or write.
+    pub mode: SessionMode,
+    /// When it closes by itself.
+    pub deadline: Timestamp,
+    /// The event that started it.
+    pub started: Seq,
+}
+
+/// A consent live at the query's instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LiveConsent {
+    /// The consent.
+    pub consent: ConsentId,
+    /// The customer admin who gave it.
+    pub given_by: PrincipalId,
+    /// The staff member it is for, or any.
+    pub grantee: Option<PrincipalId>,
+    /// What it allows.
+    pub scopes: Vec<Scope>,
+    /// How it arrived.
+    pub channel: Channel,
+    /// False for a phone request: recorded, but it never satisfies a rule (4logist).
+    pub authorised: bool,
+    /// When it lapses.
+    pub expires_at: Timestamp,
+    /// The event that gave it.
+    pub given: Seq,
+}
+
+/// Everything about one tenant's access at an instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantAccess {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its name.
+    pub name: String,
+    /// Whether its onboarding period is open.
+    pub onboarding: bool,
+    /// Who can enter it and why.
+    pub rights: Vec<Right>,
+    /// Impersonation / view-as sessions open now.
+    pub open_sessions: Vec<OpenSession>,
+    /// Consents live now.
+    pub live_consents: Vec<LiveConsent>,
+}
+
+#[derive(Debug, Clone)]
+struct GrantState {
+    tenant: TenantId,
+    grantee: PrincipalId,
+    role: StaffRole,
+    scopes: Vec<Scope>,
+    requested: Seq,
+    approved: Option<(Seq, Timestamp, Timestamp)>,
+    closed: bool,
+}
+
+#[derive(Debug, Clone)]
+struct InvitationState {
+    tenant: TenantId,
+    kind: InvitationKind,
+    invitee: PrincipalId,
+    scopes: Vec<InvitationScope>,
+    created: Seq,
+    accepted: Option<(Seq, Timestamp)>,
+    active: bool,
+    closed: bool,
+}
+
+#[derive(Debug, Clone)]
+struct TenantState {
+    name: String,
+    onboarding: bool,
+    members: BTreeMap<PrincipalId, (ProfileKind, Seq, Timestamp)>,
+    initial: Vec<(PrincipalId, StaffRole, Seq, Timestamp)>,
+}
+
+/// The projection. Fold events in seq order with [`Access::apply`].
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    applied: Seq,
+    tenants: BTreeMap<TenantId, TenantState>,
+    grants: HashMap<GrantId, GrantState>,
+    invitations: HashMap<InvitationId, InvitationState>,
+    consents: HashMap<ConsentId, (TenantId, LiveConsent, bool)>,
+    sessions: HashMap<SessionId, (TenantId, OpenSession, bool)>,
+}
+
+impl Access {
+    /// The last seq folded in.
+    pub fn applied(&self) -> Seq {
+        self.applied
+    }
+
+    /// Every tenant created so far.
+    pub fn tenants(&self) -> impl Iterator<Item = (&TenantId, &str)> {
+        self.tenants.iter().map(|(t, s)| (t, s.name.as_str()))
+    }
+
+    /// Folds one event in (events must come in seq order).
+    pub fn apply(&mut self, e: &Event) {
+        self.applied = e.seq;
+        let (seq, at) = (e.seq, e.recorded_at);
+        match &e.payload {
+            Payload::TenantCreated {
+                tenant,
+                name,
+                admins,
+                initial_support,
+                ..
+            } => {
+                let members = admins
+                    .iter()
+                    .map(|a| (a.clone(), (ProfileKind::Admin, seq, at)))
+                    .collect();
+                let initial = initial_support
+                    .iter()
+                    .map(|s| (s.staff.clone(), s.role, seq, at))
+                    .collect();
+                self.tenants.insert(
+                    tenant.clone(),
+                    TenantState {
+                        name: name.clone(),
+                        onboarding: false,
+                        members,
+                        initial,
+                    },
+                );
+            }
+            Payload::OnboardingOpened { tenant } | Payload::OnboardingClosed { tenant } => {
+                let open = matches!(e.payload, Payload::OnboardingOpened { .. });
+                if let Some(t) = self.tenants.get_mut(tenant) {
+                    t.onboarding = open;
+                }
+            }
+            Payload::CustomerUserAdded {
+                tenant, user, kind, ..
+            } => {
+                if let Some(t) = self.tenants.get_mut(tenant) {
+                    t.members.insert(user.clone(), (*kind, seq, at));
+                }
+            }
+            Payload::CustomerUserRemoved { tenant, user } => {
+                if let Some(t) = self.tenants.get_mut(tenant) {
+                    t.members.remove(user);
+                }
+            }
+            Payload::AccessRequested {
+                grant,
+                tenant,
+                grantee,
+                role,
+                scopes,
+                ..
+            } => {
+                self.grants.insert(
+                    *grant,
+                    GrantState {
+                        tenant: tenant.clone(),
+                        grantee: grantee.clone(),
+                        role: *role,
+                        scopes: scopes.clone(),
+                        requested: seq,
+                        approved: None,
+                        closed: false,
+                    },
+                );
+            }
+            Payload::AccessApproved {
+                grant, expires_at, ..
+            } => {
+                if let Some(g) = self.grants.get_mut(grant) {
+                    if !g.closed {
+                        g.approved = Some((seq, at, *expires_at));
+                    }
+                }
+            }
+            Payload::AccessDenied { grant, .. }
+            | Payload::AccessExpired { grant, .. }
+            | Payload::AccessRevoked { grant, .. } => {
+                if let Some(g) = self.grants.get_mut(grant) {
+                    g.closed = true;
+                }
+            }
+            Payload::InvitationCreated {
+                invitation,
+                tenant,
+                kind,
+                invitee,
+                scopes,
+                ..
+            } => {
+                self.invitations.insert(
+                    *invitation,
+                    InvitationState {
+                        tenant: tenant.clone(),
+                        kind: *kind,
+                        invitee: invitee.clone(),
+                        scopes: scopes.clone(),
+                        created: seq,
+                        accepted: None,
+                        active: false,
+                        closed: false,
+                    },
+                );
+            }
+            Payload::InvitationAccepted { invitation, .. } => {
+                if let Some(i) = self.invitations.get_mut(invitation) {
+                    if !i.closed {
+                        i.accepted = Some((seq, at));
+                        i.active = true;
+                    }
+                }
+            }
+            Payload::InvitationDeactivated { invitation, .. } => {
+                if let Some(i) = self.invitations.get_mut(invitation) {
+                    i.active = false;
+                }
+            }
+            Payload::InvitationReactivated { invitation, .. } => {
+                if let Some(i) = self.invitations.get_mut(invitation) {
+                    i.active = i.accepted.is_some() && !i.closed;
+                }
+            }
+            Payload::InvitationDeclined { invitation, .. }
+            | Payload::InvitationExpired { invitation, .. }
+            | Payload::InvitationRevoked { invitation, .. } => {
+                if let Some(i) = self.invitations.get_mut(invitation) {
+                    i.closed = true;
+                    i.active = false;
+                }
+            }
+            Payload::ConsentGiven {
+                consent,
+                tenant,
+                given_by,
+                grantee,
+                scopes,
+                channel,
+                expires_at,
+                ..
+            } => {
+                let live = LiveConsent {
+                    consent: *consent,
+                    given_by: given_by.clone(),
+                    grantee: grantee.clone(),
+                    scopes: scopes.clone(),
+                    channel: *channel,
+                    authorised: channel.is_authorised(),
+                    expires_at: *expires_at,
+                    given: seq,
+                };
+                self.consents
+                    .insert(*consent, (tenant.clone(), live, false));
+            }
+            Payload::ConsentWithdrawn { consent, .. } | Payload::ConsentExpired { consent, .. } => {
+                if let Some(c) = self.consents.get_mut(consent) {
+                    c.2 = true;
+                }
+            }
+            Payload::SessionStarted {
+                session,
+                tenant,
+                staff,
+                target,
+                mode,
+                deadline,
+                ..
+            } => {
+                let open = OpenSession {
+                    session: *session,
+                    staff: staff.clone(),
+                    target: target.clone(),
+                    mode: *mode,
+                    deadline: *deadline,
+                    started: seq,
+                };
+                self.sessions
+                    .insert(*session, (tenant.clone(), open, false));
+            }
+            Payload::SessionEnded { session, .. } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.2 = true;
+                }
+            }
+            Payload::StaffEnrolled { .. }
+            | Payload::StaffUpdated { .. }
+            | Payload::SessionAction { .. }
+            | Payload::CustomerNotified { .. }
+            | Payload::InvitationSent { .. }
+            | Payload::ReviewRecorded { .. }
+            | Payload::AttemptRejected { .. } => {}
+        }
+    }
+
+    /// Who can enter `tenant` at `at`, and why; `None` if the tenant does not exist.
+    pub fn tenant(&self, tenant: &TenantId, at: Timestamp) -> Option<TenantAccess> {
+        let t = self.tenants.get(tenant)?;
+        let mut rights: Vec<Right> = t
+            .members
+            .iter()
+            .map(|(p, (kind, seq, since))| Right {
+                principal: p.clone(),
+                via: Via::Member { kind: *kind },
+                since: *since,
+                until: None,
+                evidence: vec![*seq],
+            })
+            .collect();
+        rights.extend(t.initial.iter().map(|(p, role, seq, since)| Right {
+            principal: p.clone(),
+            via: Via::InitialSupport { role: *role },
+            since: *since,
+            until: None,
+            evidence: vec![*seq],
+        }));
+        rights.extend(
+            self.grant_rights(at)
+                .filter(|(t, _)| *t == tenant)
+                .map(|(_, r)| r),
+        );
+        rights.extend(
+            self.invitation_rights()
+                .filter(|(t, _)| *t == tenant)
+                .map(|(_, r)| r),
+        );
+        rights.sort_by(|a, b| {
+            (&a.principal, a.evidence.first()).cmp(&(&b.principal, b.evidence.first()))
+        });
+        let mut open_sessions: Vec<OpenSession> = self
+            .sessions
+            .values()
+            .filter(|(t, s, ended)| t == tenant && !ended && s.deadline > at)
+            .map(|(_, s, _)| s.clone())
+            .collect();
+        open_sessions.sort_by_key(|s| s.started);
+        let mut live_consents: Vec<LiveConsent> = self
+            .consents
+            .values()
+            .filter(|(t, c, closed)| t == tenant && !closed && c.expires_at > at)
+            .map(|(_, c, _)| c.clone())
+            .collect();
+        live_consents.sort_by_key(|c| c.given);
+        Some(TenantAccess {
+            tenant: tenant.clone(),
+            name: t.name.clone(),
+            onboarding: t.onboarding,
+            rights,
+            open_sessions,
+            live_consents,
+        })
+    }
+
+    /// Every tenant `principal` can enter at `at` (ORC's access list), with the right.
+    pub fn access_list(&self, principal: &PrincipalId, at: Timestamp) -> Vec<(TenantId, Right)> {
+        let mut out: Vec<(TenantId, Right)> = Vec::new();
+        for (id, t) in &self.tenants {
+            if let Some((kind, seq, since)) = t.members.get(principal) {
+                out.push((
+                    id.clone(),
+                    Right {
+                        principal: principal.clone(),
+                        via: Via::Member { kind: *kind },
+                        since: *since,
+                        until: None,
+                        evidence: vec![*seq],
+                    },
+                ));
+            }
+            for (p, role, seq, since) in &t.initial {
+                if p == principal {
+                    out.push((
+                        id.clone(),
+                        Right {
+                            principal: p.clone(),
+                            via: Via::InitialSupport { role: *role },
+                            since: *since,
+                            until: None,
+                            evidence: vec![*seq],
+                        },
+                    ));
+                }
+            }
+        }
+        out.extend(
+            self.grant_rights(at)
+                .chain(self.invitation_rights())
+                .filter(|(_, r)| &r.principal == principal)
+                .map(|(t, r)| (t.clone(), r)),
+        );
+        out.sort_by(|a, b| (&a.0, a.1.evidence.first()).cmp(&(&b.0, b.1.evidence.first())));
+        out
+    }
+
+    fn grant_rights(&self, at: Timestamp) -> impl Iterator<Item = (&TenantId, Right)> {
+        self.grants.iter().filter_map(move |(id, g)| {
+            let (approved, since, until) = g.approved?;
+            (!g.closed && until > at).then(|| {
+                (
+                    &g.tenant,
+                    Right {
+                        principal: g.grantee.clone(),
+                        via: Via::Grant {
+                            grant: *id,
+                            role: g.role,
+                            scopes: g.scopes.clone(),
+                        },
+                        since,
+                        until: Some(until),
+                        evidence: vec![g.requested, approved],
+                    },
+                )
+            })
+        })
+    }
+
+    /// Accepted, active, not revoked: a partner has no access before the customer's IT
+    /// admin accepts (HP WXP), a guest none before accepting (ORC).
+    fn invitation_rights(&self) -> impl Iterator<Item = (&TenantId, Right)> {
+        self.invitations.iter().filter_map(|(id, i)| {
+            let (accepted, since) = i.accepted?;
+            (i.active && !i.closed).then(|| {
+                (
+                    &i.tenant,
+                    Right {
+                        principal: i.invitee.clone(),
+                        via: Via::Invitation {
+                            invitation: *id,
+                            kind: i.kind,
+                            scopes: i.scopes.clone(),
+                        },
+                        since,
+                        until: None,
+                        evidence: vec![i.created, accepted],
+                    },
+                )
+            })
+        })
+    }
+}
