@@ -123,15 +123,37 @@ pub struct TenantAccess {
     pub live_consents: Vec<LiveConsent>,
 }
 
+/// A grant as the policy sees it.
 #[derive(Debug, Clone)]
-struct GrantState {
-    tenant: TenantId,
-    grantee: PrincipalId,
-    role: StaffRole,
-    scopes: Vec<Scope>,
-    requested: Seq,
-    approved: Option<(Seq, Timestamp, Timestamp)>,
-    closed: bool,
+pub(crate) struct GrantState {
+    pub tenant: TenantId,
+    pub requester: PrincipalId,
+    pub grantee: PrincipalId,
+    pub role: StaffRole,
+    pub scopes: Vec<Scope>,
+    pub ttl_secs: u64,
+    pub requested: Seq,
+    /// `(seq, approved at, expires at)`.
+    pub approved: Option<(Seq, Timestamp, Timestamp)>,
+    pub closed: bool,
+}
+
+/// A staff member as the policy sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct StaffState {
+    pub roles: Vec<StaffRole>,
+    pub mfa: bool,
+    pub training_completed: bool,
+}
+
+/// A session as the policy sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionState {
+    pub tenant: TenantId,
+    pub open: OpenSession,
+    pub supervision: crate::vocab::Supervision,
+    pub consent: Option<ConsentId>,
+    pub ended: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -146,23 +168,26 @@ struct InvitationState {
     closed: bool,
 }
 
+/// A tenant as the policy sees it.
 #[derive(Debug, Clone)]
-struct TenantState {
-    name: String,
-    onboarding: bool,
-    members: BTreeMap<PrincipalId, (ProfileKind, Seq, Timestamp)>,
-    initial: Vec<(PrincipalId, StaffRole, Seq, Timestamp)>,
+pub(crate) struct TenantState {
+    pub name: String,
+    pub onboarding: bool,
+    pub members: BTreeMap<PrincipalId, (ProfileKind, Seq, Timestamp)>,
+    pub initial: Vec<(PrincipalId, StaffRole, Seq, Timestamp)>,
 }
 
 /// The projection. Fold events in seq order with [`Access::apply`].
 #[derive(Debug, Clone, Default)]
 pub struct Access {
     applied: Seq,
-    tenants: BTreeMap<TenantId, TenantState>,
-    grants: HashMap<GrantId, GrantState>,
+    pub(crate) tenants: BTreeMap<TenantId, TenantState>,
+    pub(crate) staff: HashMap<PrincipalId, StaffState>,
+    pub(crate) grants: HashMap<GrantId, GrantState>,
     invitations: HashMap<InvitationId, InvitationState>,
-    consents: HashMap<ConsentId, (TenantId, LiveConsent, bool)>,
-    sessions: HashMap<SessionId, (TenantId, OpenSession, bool)>,
+    /// `(tenant, consent, closed)`.
+    pub(crate) consents: HashMap<ConsentId, (TenantId, LiveConsent, bool)>,
+    pub(crate) sessions: HashMap<SessionId, SessionState>,
 }
 
 impl Access {
@@ -227,18 +252,22 @@ impl Access {
             Payload::AccessRequested {
                 grant,
                 tenant,
+                requester,
                 grantee,
                 role,
                 scopes,
+                ttl_secs,
                 ..
             } => {
                 self.grants.insert(
                     *grant,
                     GrantState {
                         tenant: tenant.clone(),
+                        requester: requester.clone(),
                         grantee: grantee.clone(),
                         role: *role,
                         scopes: scopes.clone(),
+                        ttl_secs: *ttl_secs,
                         requested: seq,
                         approved: None,
                         closed: false,
@@ -343,6 +372,8 @@ impl Access {
                 staff,
                 target,
                 mode,
+                supervision,
+                consent,
                 deadline,
                 ..
             } => {
@@ -354,17 +385,58 @@ impl Access {
                     deadline: *deadline,
                     started: seq,
                 };
-                self.sessions
-                    .insert(*session, (tenant.clone(), open, false));
+                self.sessions.insert(
+                    *session,
+                    SessionState {
+                        tenant: tenant.clone(),
+                        open,
+                        supervision: *supervision,
+                        consent: *consent,
+                        ended: false,
+                    },
+                );
             }
             Payload::SessionEnded { session, .. } => {
                 if let Some(s) = self.sessions.get_mut(session) {
-                    s.2 = true;
+                    s.ended = true;
                 }
             }
-            Payload::StaffEnrolled { .. }
-            | Payload::StaffUpdated { .. }
-            | Payload::SessionAction { .. }
+            Payload::StaffEnrolled {
+                staff,
+                roles,
+                mfa,
+                training_completed,
+                ..
+            } => {
+                self.staff.insert(
+                    staff.clone(),
+                    StaffState {
+                        roles: roles.clone(),
+                        mfa: *mfa,
+                        training_completed: *training_completed,
+                    },
+                );
+            }
+            Payload::StaffUpdated {
+                staff,
+                roles,
+                mfa,
+                training_completed,
+                ..
+            } => {
+                if let Some(s) = self.staff.get_mut(staff) {
+                    if let Some(r) = roles {
+                        s.roles = r.clone();
+                    }
+                    if let Some(m) = mfa {
+                        s.mfa = *m;
+                    }
+                    if let Some(t) = training_completed {
+                        s.training_completed = *t;
+                    }
+                }
+            }
+            Payload::SessionAction { .. }
             | Payload::CustomerNotified { .. }
             | Payload::InvitationSent { .. }
             | Payload::ReviewRecorded { .. }
@@ -409,8 +481,8 @@ impl Access {
         let mut open_sessions: Vec<OpenSession> = self
             .sessions
             .values()
-            .filter(|(t, s, ended)| t == tenant && !ended && s.deadline > at)
-            .map(|(_, s, _)| s.clone())
+            .filter(|s| &s.tenant == tenant && !s.ended && s.open.deadline > at)
+            .map(|s| s.open.clone())
             .collect();
         open_sessions.sort_by_key(|s| s.started);
         let mut live_consents: Vec<LiveConsent> = self

@@ -7,7 +7,8 @@
 //! - [`Payload`] and [`Event`]: every fact the ledger records, in its envelope;
 //! - [`codec`]: the one place that turns events into stored bytes and back;
 //! - [`chain`] and [`verify`]: the hash chain and its verifier;
-//! - [`access`]: the access projection — who can enter which tenant at an instant, and why.
+//! - [`access`]: the access projection — who can enter which tenant at an instant, and why;
+//! - [`policy`]: `decide(state, actor, command, now)` — the vendors' rules.
 //!
 //! ```
 //! use custos_core::{chain, codec, verify, Event, EventId, NewEvent, Payload, PrincipalId,
@@ -30,6 +31,7 @@ pub mod codec;
 mod event;
 pub mod ids;
 mod payload;
+pub mod policy;
 pub mod time;
 pub mod verify;
 pub mod vocab;

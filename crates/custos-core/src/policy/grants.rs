@@ -1,0 +1,223 @@
+//! Access grants: request, approve, deny, revoke — Workiva's two-person rule.
+
+use super::{stream, Ctx, Decision, Refusal, Refuse, GRANTING_ROLES};
+use crate::vocab::{RevokedBy, Scope, StaffRole};
+use crate::{GrantId, Payload, PrincipalId, TenantId};
+
+/// Commands about grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantCommand {
+    /// Ask access for a staff member; the actor is the requester.
+    Request {
+        /// The new grant's id.
+        grant: GrantId,
+        /// The account.
+        tenant: TenantId,
+        /// Who would get access (never the requester).
+        grantee: PrincipalId,
+        /// The role in which access is given.
+        role: StaffRole,
+        /// What it allows.
+        scopes: Vec<Scope>,
+        /// Why (required).
+        reason: String,
+        /// Ticket or conversation link.
+        ticket: Option<String>,
+        /// Lifetime once approved, at most the configured maximum.
+        ttl_secs: u64,
+    },
+    /// Approve a pending request (a second person).
+    Approve {
+        /// The grant.
+        grant: GrantId,
+    },
+    /// Deny a pending request.
+    Deny {
+        /// The grant.
+        grant: GrantId,
+        /// Why.
+        reason: String,
+    },
+    /// Revoke an active grant (the customer's admin, or the vendor).
+    Revoke {
+        /// The grant.
+        grant: GrantId,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl GrantCommand {
+    pub(super) fn name(&self) -> &'static str {
+        match self {
+            GrantCommand::Request { .. } => "request_access",
+            GrantCommand::Approve { .. } => "approve_access",
+            GrantCommand::Deny { .. } => "deny_access",
+            GrantCommand::Revoke { .. } => "revoke_access",
+        }
+    }
+}
+
+pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, Refusal> {
+    let (state, actor, now) = (ctx.state, ctx.actor, ctx.now);
+    match command {
+        GrantCommand::Request {
+            grant,
+            tenant,
+            grantee,
+            role,
+            scopes,
+            reason,
+            ticket,
+            ttl_secs,
+        } => {
+            let r = Refuse {
+                tenant: Some(tenant),
+                subject: Some(grantee),
+            };
+            if !state.tenants.contains_key(tenant) {
+                return Err(r.because("tenant.unknown", format!("no tenant {tenant}")));
+            }
+            if state.grants.contains_key(grant) {
+                return Err(r.because("grant.exists", format!("grant {grant} already exists")));
+            }
+            if actor == grantee {
+                return Err(r.because(
+                    "grant.self-request",
+                    "staff may never add themselves to an account; another person must ask",
+                ));
+            }
+            if !ctx.has_role(actor, &GRANTING_ROLES) {
+                return Err(r.because(
+                    "grant.requester-role",
+                    "support users are added by the CSM, a CSD, a delegate or a professional services manager",
+                ));
+            }
+            if !ctx.has_role(grantee, &[*role]) {
+                return Err(r.because(
+                    "grant.grantee",
+                    format!("{grantee} is not an enrolled staff member with that role"),
+                ));
+            }
+            if reason.trim().is_empty() || scopes.is_empty() {
+                return Err(r.because(
+                    "grant.reason",
+                    "a request needs a reason and at least one scope",
+                ));
+            }
+            let max = ctx.config.max_grant_ttl_secs;
+            if *ttl_secs == 0 || *ttl_secs > max {
+                return Err(r.because(
+                    "grant.ttl",
+                    format!("the lifetime must be 1 to {max} seconds"),
+                ));
+            }
+            Ok(Decision {
+                stream: stream("grant", grant),
+                expected: Some(0),
+                payloads: vec![Payload::AccessRequested {
+                    grant: *grant,
+                    tenant: tenant.clone(),
+                    requester: actor.clone(),
+                    grantee: grantee.clone(),
+                    role: *role,
+                    scopes: scopes.clone(),
+                    reason: reason.clone(),
+                    ticket: ticket.clone(),
+                    ttl_secs: *ttl_secs,
+                }],
+            })
+        }
+        GrantCommand::Approve { grant } | GrantCommand::Deny { grant, .. } => {
+            let Some(g) = state.grants.get(grant) else {
+                return Err(Refuse {
+                    tenant: None,
+                    subject: None,
+                }
+                .because("grant.unknown", format!("no grant {grant}")));
+            };
+            let r = Refuse {
+                tenant: Some(&g.tenant),
+                subject: Some(&g.grantee),
+            };
+            if g.approved.is_some() || g.closed {
+                return Err(r.because("grant.state", format!("grant {grant} is not pending")));
+            }
+            if actor == &g.requester || actor == &g.grantee {
+                return Err(r.because(
+                    "grant.self-approval",
+                    "the approver must be a second person, neither the requester nor the grantee",
+                ));
+            }
+            if !ctx.has_role(actor, &GRANTING_ROLES) {
+                return Err(r.because(
+                    "grant.approver-role",
+                    "requests are decided by the CSM, a CSD, a delegate or a professional services manager",
+                ));
+            }
+            let payload = match command {
+                GrantCommand::Deny { reason, .. } => Payload::AccessDenied {
+                    grant: *grant,
+                    tenant: g.tenant.clone(),
+                    denier: actor.clone(),
+                    reason: reason.clone(),
+                },
+                _ => Payload::AccessApproved {
+                    grant: *grant,
+                    tenant: g.tenant.clone(),
+                    approver: actor.clone(),
+                    expires_at: now.plus_secs(i64::try_from(g.ttl_secs).unwrap_or(i64::MAX)),
+                },
+            };
+            Ok(Decision {
+                stream: stream("grant", grant),
+                expected: Some(1),
+                payloads: vec![payload],
+            })
+        }
+        GrantCommand::Revoke { grant, reason } => {
+            let Some(g) = state.grants.get(grant) else {
+                return Err(Refuse {
+                    tenant: None,
+                    subject: None,
+                }
+                .because("grant.unknown", format!("no grant {grant}")));
+            };
+            let r = Refuse {
+                tenant: Some(&g.tenant),
+                subject: Some(&g.grantee),
+            };
+            let live = !g.closed && g.approved.is_some_and(|(_, _, until)| until > now);
+            if !live {
+                return Err(r.because("grant.state", format!("grant {grant} is not active")));
+            }
+            let vendor = [
+                StaffRole::Csm,
+                StaffRole::Csd,
+                StaffRole::ProfessionalServices,
+                StaffRole::SupportLead,
+            ];
+            let revoked_by = if ctx.is_admin(&g.tenant, actor) {
+                RevokedBy::TenantAdmin
+            } else if ctx.has_role(actor, &vendor) {
+                RevokedBy::Vendor
+            } else {
+                return Err(r.because(
+                    "grant.revoker",
+                    "access is revoked by the customer's admin or by the vendor's managers",
+                ));
+            };
+            Ok(Decision {
+                stream: stream("grant", grant),
+                expected: None,
+                payloads: vec![Payload::AccessRevoked {
+                    grant: *grant,
+                    tenant: g.tenant.clone(),
+                    revoker: actor.clone(),
+                    revoked_by,
+                    reason: reason.clone(),
+                }],
+            })
+        }
+    }
+}
