@@ -156,16 +156,19 @@ pub(crate) struct SessionState {
     pub ended: bool,
 }
 
+/// An invitation as the policy sees it.
 #[derive(Debug, Clone)]
-struct InvitationState {
-    tenant: TenantId,
-    kind: InvitationKind,
-    invitee: PrincipalId,
-    scopes: Vec<InvitationScope>,
-    created: Seq,
-    accepted: Option<(Seq, Timestamp)>,
-    active: bool,
-    closed: bool,
+pub(crate) struct InvitationState {
+    pub tenant: TenantId,
+    pub kind: InvitationKind,
+    pub invitee: PrincipalId,
+    pub scopes: Vec<InvitationScope>,
+    pub created: Seq,
+    pub sent: bool,
+    pub expires_at: Timestamp,
+    pub accepted: Option<(Seq, Timestamp)>,
+    pub active: bool,
+    pub closed: bool,
 }
 
 /// A tenant as the policy sees it.
@@ -184,7 +187,7 @@ pub struct Access {
     pub(crate) tenants: BTreeMap<TenantId, TenantState>,
     pub(crate) staff: HashMap<PrincipalId, StaffState>,
     pub(crate) grants: HashMap<GrantId, GrantState>,
-    invitations: HashMap<InvitationId, InvitationState>,
+    pub(crate) invitations: HashMap<InvitationId, InvitationState>,
     /// `(tenant, consent, closed)`.
     pub(crate) consents: HashMap<ConsentId, (TenantId, LiveConsent, bool)>,
     pub(crate) sessions: HashMap<SessionId, SessionState>,
@@ -296,6 +299,7 @@ impl Access {
                 kind,
                 invitee,
                 scopes,
+                expires_at,
                 ..
             } => {
                 self.invitations.insert(
@@ -306,11 +310,18 @@ impl Access {
                         invitee: invitee.clone(),
                         scopes: scopes.clone(),
                         created: seq,
+                        sent: false,
+                        expires_at: *expires_at,
                         accepted: None,
                         active: false,
                         closed: false,
                     },
                 );
+            }
+            Payload::InvitationSent { invitation, .. } => {
+                if let Some(i) = self.invitations.get_mut(invitation) {
+                    i.sent = true;
+                }
             }
             Payload::InvitationAccepted { invitation, .. } => {
                 if let Some(i) = self.invitations.get_mut(invitation) {
@@ -438,7 +449,6 @@ impl Access {
             }
             Payload::SessionAction { .. }
             | Payload::CustomerNotified { .. }
-            | Payload::InvitationSent { .. }
             | Payload::ReviewRecorded { .. }
             | Payload::AttemptRejected { .. } => {}
         }

@@ -5,16 +5,23 @@
 //! ([`rejection`], invariant 6).
 //!
 //! One module per family of commands, each with its own command enum and an exhaustive
-//! match: [`tenants`], [`grants`], [`consent`], [`sessions`].
+//! match: [`tenants`], [`grants`], [`consent`], [`sessions`], [`invitations`], [`reviews`];
+//! and [`due`], the expiries to append.
 
 pub mod consent;
+mod expiry;
 pub mod grants;
+pub mod invitations;
+pub mod reviews;
 pub mod sessions;
 pub mod tenants;
 
 pub use consent::ConsentCommand;
+pub use expiry::due;
 pub use grants::GrantCommand;
-pub use sessions::{due, SessionCommand, StartSession};
+pub use invitations::{InvitationChange, InvitationCommand, Invite};
+pub use reviews::ReviewCommand;
+pub use sessions::{SessionCommand, StartSession};
 pub use tenants::TenantCommand;
 
 use crate::access::Access;
@@ -50,6 +57,10 @@ pub enum Command {
     Consent(ConsentCommand),
     /// Impersonation / view-as sessions and what is done in them.
     Session(SessionCommand),
+    /// Guest, contact and partner invitations.
+    Invitation(InvitationCommand),
+    /// Reviews by support leads.
+    Review(ReviewCommand),
 }
 
 impl Command {
@@ -60,6 +71,8 @@ impl Command {
             Command::Grant(c) => c.name(),
             Command::Consent(c) => c.name(),
             Command::Session(c) => c.name(),
+            Command::Invitation(c) => c.name(),
+            Command::Review(c) => c.name(),
         }
     }
 }
@@ -108,6 +121,8 @@ pub fn decide(
         Command::Grant(c) => grants::decide(&ctx, c),
         Command::Consent(c) => consent::decide(&ctx, c),
         Command::Session(c) => sessions::decide(&ctx, c),
+        Command::Invitation(c) => invitations::decide(&ctx, c),
+        Command::Review(c) => reviews::decide(&ctx, c),
     }
 }
 

@@ -2,12 +2,11 @@
 //! the customer (Teamleader, 4logist); and the expiries the server appends when due.
 
 use super::{consent, stream, Ctx, Decision, Refusal, Refuse};
-use crate::access::Access;
 use crate::vocab::{
     ActionKind, Channel, Importance, Scope, SessionEndReason, SessionMode, SessionTarget,
     StaffRole, Supervision,
 };
-use crate::{ConsentId, GrantId, Payload, SessionId, TenantId, Timestamp};
+use crate::{ConsentId, GrantId, Payload, SessionId, TenantId};
 
 /// Commands about sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,63 +354,4 @@ fn act(
             request_channel,
         }],
     })
-}
-
-/// The expiry events due at `now` that nobody has recorded yet: sessions past their
-/// deadline, grants past their expiry, consents past theirs, in id order. The server
-/// appends them (as `custos:system`); the projection already treats them as closed.
-pub fn due(state: &Access, now: Timestamp) -> Vec<Decision> {
-    let one = |stream, payload| Decision {
-        stream,
-        expected: None,
-        payloads: vec![payload],
-    };
-    let mut out = Vec::new();
-    let mut sessions: Vec<_> = state
-        .sessions
-        .iter()
-        .filter(|(_, s)| !s.ended && s.open.deadline <= now)
-        .collect();
-    sessions.sort_by_key(|(id, _)| **id);
-    out.extend(sessions.into_iter().map(|(id, s)| {
-        one(
-            stream("session", id),
-            Payload::SessionEnded {
-                session: *id,
-                tenant: s.tenant.clone(),
-                reason: SessionEndReason::TimeLimit,
-            },
-        )
-    }));
-    let mut grants: Vec<_> = state
-        .grants
-        .iter()
-        .filter(|(_, g)| !g.closed && g.approved.is_some_and(|(_, _, until)| until <= now))
-        .collect();
-    grants.sort_by_key(|(id, _)| **id);
-    out.extend(grants.into_iter().map(|(id, g)| {
-        one(
-            stream("grant", id),
-            Payload::AccessExpired {
-                grant: *id,
-                tenant: g.tenant.clone(),
-            },
-        )
-    }));
-    let mut consents: Vec<_> = state
-        .consents
-        .iter()
-        .filter(|(_, (_, c, closed))| !closed && c.expires_at <= now)
-        .collect();
-    consents.sort_by_key(|(id, _)| **id);
-    out.extend(consents.into_iter().map(|(id, (tenant, ..))| {
-        one(
-            stream("consent", id),
-            Payload::ConsentExpired {
-                consent: *id,
-                tenant: tenant.clone(),
-            },
-        )
-    }));
-    out
 }

@@ -1,7 +1,7 @@
 //! Accounts, onboarding periods and staff (Workiva, HP WXP, Teamleader).
 
 use super::{stream, Ctx, Decision, Refusal, Refuse};
-use crate::vocab::StaffRole;
+use crate::vocab::{ProfileKind, StaffRole};
 use crate::{InitialSupport, Payload, PrincipalId, StreamId, TenantId};
 
 /// Commands about accounts and staff.
@@ -31,6 +31,25 @@ pub enum TenantCommand {
         /// Open (true) or close.
         open: bool,
     },
+    /// Add a user to the account (ORC clients and contacts, HP WXP's IT admin): an admin
+    /// of the account does it.
+    AddUser {
+        /// The account.
+        tenant: TenantId,
+        /// The user.
+        user: PrincipalId,
+        /// The profile kind.
+        kind: ProfileKind,
+        /// Email address.
+        email: Option<String>,
+    },
+    /// Remove a user from the account.
+    RemoveUser {
+        /// The account.
+        tenant: TenantId,
+        /// The user.
+        user: PrincipalId,
+    },
     /// Enrol a staff member.
     EnrollStaff {
         /// Unique staff id.
@@ -53,6 +72,8 @@ impl TenantCommand {
         match self {
             TenantCommand::Create { .. } => "create_tenant",
             TenantCommand::SetOnboarding { .. } => "set_onboarding",
+            TenantCommand::AddUser { .. } => "add_user",
+            TenantCommand::RemoveUser { .. } => "remove_user",
             TenantCommand::EnrollStaff { .. } => "enroll_staff",
         }
     }
@@ -158,6 +179,13 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &TenantCommand) -> Result<Decision,
                 payloads: vec![payload],
             })
         }
+        TenantCommand::AddUser {
+            tenant,
+            user,
+            kind,
+            email,
+        } => user_change(ctx, tenant, user, Some((*kind, email))),
+        TenantCommand::RemoveUser { tenant, user } => user_change(ctx, tenant, user, None),
         TenantCommand::EnrollStaff {
             staff,
             name,
@@ -193,4 +221,56 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &TenantCommand) -> Result<Decision,
             })
         }
     }
+}
+
+/// Adds (`add` = the profile kind and email) or removes a user of an account.
+fn user_change(
+    ctx: &Ctx<'_>,
+    tenant: &TenantId,
+    user: &PrincipalId,
+    add: Option<(ProfileKind, &Option<String>)>,
+) -> Result<Decision, Refusal> {
+    let r = Refuse {
+        tenant: Some(tenant),
+        subject: Some(user),
+    };
+    let Some(t) = ctx.state.tenants.get(tenant) else {
+        return Err(r.because("tenant.unknown", format!("no tenant {tenant}")));
+    };
+    if !ctx.is_admin(tenant, ctx.actor) {
+        return Err(r.because("user.admin", "users of an account are managed by its admin"));
+    }
+    let present = t.members.contains_key(user);
+    let payload = match add {
+        Some(_) if present => {
+            return Err(r.because(
+                "user.exists",
+                format!("{user} is already a user of {tenant}"),
+            ))
+        }
+        Some((kind, email)) => Payload::CustomerUserAdded {
+            tenant: tenant.clone(),
+            user: user.clone(),
+            kind,
+            email: email.clone(),
+        },
+        None if !present => {
+            return Err(r.because("user.unknown", format!("{user} is not a user of {tenant}")))
+        }
+        None if ctx.actor == user => {
+            return Err(r.because(
+                "user.self-removal",
+                "an admin does not remove themselves; another admin does",
+            ))
+        }
+        None => Payload::CustomerUserRemoved {
+            tenant: tenant.clone(),
+            user: user.clone(),
+        },
+    };
+    Ok(Decision {
+        stream: stream("tenant", tenant),
+        expected: None,
+        payloads: vec![payload],
+    })
 }
