@@ -14,7 +14,9 @@ use custos_core::chain::chain_hash;
 use custos_core::{Digest, Head, Seq};
 use custos_store::raw;
 
-const EVENTS: u64 = 300;
+/// Demo events generated per test log (the log holds about as many: what the policy
+/// decided, refusals included, plus expiries).
+const GENERATED: u64 = 300;
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
@@ -24,11 +26,21 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-/// A fresh demo data directory of `EVENTS` events.
+/// A fresh demo data directory.
 fn data() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tmp");
-    demo(dir.path(), EVENTS);
+    demo(dir.path(), GENERATED);
     dir
+}
+
+/// How many events the data directory holds (from `verify`).
+fn events_in(dir: &Path) -> u64 {
+    let o = run(&["verify", "--data", path(dir)]);
+    let out = stdout(&o);
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {out:?}"))
 }
 
 /// Asserts that `verify args…` fails with exit 1 at `seq` with a fault of `kind`.
@@ -50,14 +62,15 @@ fn assert_fault(args: &[&str], seq: u64, kind: &str) {
 #[test]
 fn demo_verifies_and_its_export_verifies_to_the_same_head() {
     let dir = data();
+    let n = events_in(dir.path());
     let o = run(&["verify", "--data", path(dir.path())]);
-    assert!(stdout(&o).starts_with(&format!("verified {EVENTS} events, head ")));
+    assert!(stdout(&o).starts_with(&format!("verified {n} events, head ")));
     let head = verified_head(&o);
     let file = dir.path().join("export.jsonl");
     let o = run(&["export", "--data", path(dir.path()), "--out", path(&file)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&file).expect("export");
-    assert_eq!(text.lines().count() as u64, EVENTS);
+    assert_eq!(text.lines().count() as u64, n);
     let first: serde_json::Value =
         serde_json::from_str(text.lines().next().expect("line")).expect("json");
     for field in ["seq", "prev_hash", "hash", "record", "event"] {
@@ -72,7 +85,7 @@ fn demo_verifies_and_its_export_verifies_to_the_same_head() {
         "--file",
         path(&file),
         "--head",
-        &format!("{EVENTS}:{head}"),
+        &format!("{n}:{head}"),
     ]);
     assert_eq!(verified_head(&o), head);
 }
@@ -193,16 +206,13 @@ fn data_swapped_events_are_a_reorder() {
 #[test]
 fn data_truncation_is_caught_against_the_written_head() {
     let dir = data();
+    let n = events_in(dir.path());
     with_tree(dir.path(), |t| {
-        for s in EVENTS - 4..=EVENTS {
+        for s in n - 4..=n {
             t.remove(raw::log(Seq(s))).expect("remove");
         }
     });
-    assert_fault(
-        &["verify", "--data", path(dir.path())],
-        EVENTS - 4,
-        "truncated",
-    );
+    assert_fault(&["verify", "--data", path(dir.path())], n - 4, "truncated");
 }
 
 #[test]
@@ -223,11 +233,12 @@ fn data_forged_hash_is_caught() {
 #[test]
 fn data_rewritten_chain_is_caught_by_a_known_head() {
     let dir = data();
+    let n = events_in(dir.path());
     let known = verified_head(&run(&["verify", "--data", path(dir.path())]));
     // The forger edits seq 100 and recomputes every later hash and the stored head.
     with_tree(dir.path(), |t| {
         let mut prev = Digest(value(t, 99)[..32].try_into().expect("32"));
-        for s in 100..=EVENTS {
+        for s in 100..=n {
             let mut v = value(t, s);
             if s == 100 {
                 edit_text(&mut v[32..]);
@@ -238,7 +249,7 @@ fn data_rewritten_chain_is_caught_by_a_known_head() {
             prev = h;
         }
         let head = Head {
-            seq: Seq(EVENTS),
+            seq: Seq(n),
             hash: prev,
         };
         t.insert(raw::META_HEAD, raw::encode_head(&head).to_vec())
@@ -256,9 +267,9 @@ fn data_rewritten_chain_is_caught_by_a_known_head() {
             "--data",
             path(dir.path()),
             "--head",
-            &format!("{EVENTS}:{known}"),
+            &format!("{n}:{known}"),
         ],
-        EVENTS,
+        n,
         "head mismatch",
     );
 }
@@ -291,6 +302,7 @@ fn edit_line(lines: &mut [String], seq: u64, f: impl FnOnce(&mut serde_json::Val
 #[test]
 fn export_tampering_is_caught_with_seq_and_kind() {
     let dir = data();
+    let n = events_in(dir.path());
     let (file, original) = export(dir.path());
     let f = path(&file).to_owned();
     let head = verified_head(&run(&["verify", "--file", &f]));
@@ -328,17 +340,11 @@ fn export_tampering_is_caught_with_seq_and_kind() {
     assert_fault(&["verify", "--file", &f], 71, "reorder");
 
     // Truncated, against the known head.
-    let lines = original[..EVENTS as usize - 10].to_vec();
+    let lines = original[..n as usize - 10].to_vec();
     write_lines(&file, &lines);
     assert_fault(
-        &[
-            "verify",
-            "--file",
-            &f,
-            "--head",
-            &format!("{EVENTS}:{head}"),
-        ],
-        EVENTS - 9,
+        &["verify", "--file", &f, "--head", &format!("{n}:{head}")],
+        n - 9,
         "truncated",
     );
 
@@ -419,6 +425,7 @@ fn serve(dir: &Path) -> (std::process::Child, String) {
 #[tokio::test]
 async fn the_server_answers_health_and_head_and_holds_the_lock() {
     let dir = data();
+    let n = events_in(dir.path());
     let head = verified_head(&run(&["verify", "--data", path(dir.path())]));
     let (mut child, url) = serve(dir.path());
 
@@ -440,7 +447,7 @@ async fn the_server_answers_health_and_head_and_holds_the_lock() {
         .json()
         .await
         .expect("json");
-    assert_eq!(h["seq"], EVENTS);
+    assert_eq!(h["seq"], n);
     assert_eq!(h["hash"], head.as_str());
     let res = client
         .get(format!("{url}/v1/nothing"))
@@ -496,10 +503,11 @@ fn json_of(args: &[&str]) -> serde_json::Value {
 #[test]
 fn access_answers_now_as_of_and_at_a_seq_with_evidence() {
     let dir = data();
+    let n = events_in(dir.path());
     let d = path(dir.path());
     let head = verified_head(&run(&["verify", "--data", d]));
     let tenants = json_of(&["tenants", "--data", d, "--json"]);
-    assert_eq!(tenants["seq"], EVENTS);
+    assert_eq!(tenants["seq"], n);
     assert_eq!(tenants["hash"], head.as_str());
     let first = tenants["tenants"][0]["tenant"]
         .as_str()

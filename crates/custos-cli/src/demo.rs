@@ -1,5 +1,7 @@
 //! `custos demo`: fills a data directory with the demo workload, on a simulated clock
-//! spanning the 90 days before now, printing progress and events/s.
+//! spanning the 90 days before now, printing progress and events/s. Every generated event
+//! goes through the policy (`custos_demo::driver`): what it refuses is recorded as a
+//! rejected attempt, and expiries are recorded as they fall due.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -7,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use custos_demo::driver::Driver;
 use custos_demo::{Demo, DemoConfig};
 use custos_store::{AppendRequest, Clock, ManualClock, Store, StoreConfig, SystemClock};
 
@@ -39,40 +42,44 @@ async fn fill(data: &Path, events: u64, seed: u64) -> anyhow::Result<()> {
         end,
         days: 90,
     });
+    let mut driver = Driver::new();
     let started = Instant::now();
     let mut last_report = Instant::now();
     let mut pending = VecDeque::with_capacity(IN_FLIGHT);
     let mut done = 0u64;
-    for e in demo {
-        clock.set(e.at);
-        let req = AppendRequest {
-            stream: e.stream,
-            expected: None,
-            events: vec![e.event],
-        };
-        pending.push_back(store.enqueue(req).await?);
-        if pending.len() >= IN_FLIGHT {
-            if let Some(p) = pending.pop_front() {
-                p.await?;
-                done += 1;
+    for generated in demo {
+        for append in driver.step(generated) {
+            clock.set(append.at);
+            let req = AppendRequest {
+                stream: append.decision.stream,
+                expected: None,
+                events: append.events,
+            };
+            pending.push_back(store.enqueue(req).await?);
+            if pending.len() >= IN_FLIGHT {
+                if let Some(p) = pending.pop_front() {
+                    let a = p.await?;
+                    done += a.last.0 + 1 - a.first.0;
+                }
             }
         }
         if last_report.elapsed() >= Duration::from_secs(1) {
             last_report = Instant::now();
             eprintln!(
-                "{done}/{events} events, {:.0} events/s",
+                "{done} events appended, {:.0} events/s",
                 rate(done, started)
             );
         }
     }
     for p in pending {
-        p.await?;
-        done += 1;
+        let a = p.await?;
+        done += a.last.0 + 1 - a.first.0;
     }
     store.close().await;
     let head = store.head();
     println!(
-        "demo: {done} events in {:.1} s ({:.0} events/s), head {head}",
+        "demo: {events} generated, {done} appended ({} refused by the policy and recorded) in {:.1} s ({:.0} events/s), head {head}",
+        driver.refused(),
         started.elapsed().as_secs_f64(),
         rate(done, started)
     );

@@ -11,6 +11,8 @@
 //! (ORC), support leads' reviews, and refused self-grants. The same seed gives the same
 //! events, byte for byte.
 
+pub mod driver;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -233,10 +235,12 @@ impl Demo {
                 plan: partner_made.then(|| "standard".to_owned()),
             },
         );
+        // The CSM opens and closes the onboarding period.
+        let csm_id = self.staff[csm].0.clone();
         let e = self.event(
             now.plus_secs(60),
             stream.clone(),
-            actor.clone(),
+            csm_id.clone(),
             ip,
             Payload::OnboardingOpened { tenant: id.clone() },
         );
@@ -245,7 +249,7 @@ impl Demo {
         let e = self.event(
             close,
             stream.clone(),
-            actor.clone(),
+            csm_id,
             ip,
             Payload::OnboardingClosed { tenant: id.clone() },
         );
@@ -261,6 +265,21 @@ impl Demo {
                 user: it_admin.clone(),
                 kind: ProfileKind::ItAdmin,
                 email: Some(format!("it@{id}.example")),
+            },
+        );
+        self.later(e);
+        // ORC: an employee of the account, whom other accounts may invite as a guest.
+        let employee = name(PrincipalId::new, format!("user:{id}/e0"));
+        let e = self.event(
+            now.plus_secs(150),
+            Self::tenant_stream(&id),
+            admin.clone(),
+            cip,
+            Payload::CustomerUserAdded {
+                tenant: id.clone(),
+                user: employee,
+                kind: ProfileKind::Employee,
+                email: None,
             },
         );
         self.later(e);
@@ -579,7 +598,13 @@ impl Demo {
         let mut at = now;
         for _ in 0..actions {
             at = at.plus_secs(self.rng.gen_range(30..600));
-            let action = match self.rng.gen_range(0..10) {
+            // View-only sessions mostly look; now and then somebody tries to change a thing.
+            let roll = if mode == SessionMode::ViewOnly && self.rng.gen_bool(0.9) {
+                self.rng.gen_range(0..6)
+            } else {
+                self.rng.gen_range(0..10)
+            };
+            let action = match roll {
                 0..=4 => ActionKind::ViewSettings,
                 5 => ActionKind::ViewUserRights,
                 6 => ActionKind::ChangeSetting(Setting::Numbering),
