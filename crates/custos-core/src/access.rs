@@ -7,7 +7,7 @@
 //! recorded its expiry yet, and a session is closed at its deadline. An as-of answer is the
 //! projection of the events recorded up to that instant (or seq), asked at that instant.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -191,6 +191,26 @@ pub struct Access {
     /// `(tenant, consent, closed)`.
     pub(crate) consents: HashMap<ConsentId, (TenantId, LiveConsent, bool)>,
     pub(crate) sessions: HashMap<SessionId, SessionState>,
+    /// What lapses by itself, by deadline: only the items still open.
+    pub(crate) deadlines: BTreeSet<(Timestamp, Due)>,
+}
+
+/// Something that lapses by itself at a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Due {
+    /// A session at its one-hour limit.
+    Session(SessionId),
+    /// An approved grant at its expiry.
+    Grant(GrantId),
+    /// A consent at its expiry.
+    Consent(ConsentId),
+    /// An unanswered invitation at its expiry.
+    Invitation(InvitationId),
+}
+
+impl Due {
+    /// Sorts before every other item at the same instant (a range bound).
+    pub(crate) const FIRST: Due = Due::Session(SessionId(0));
 }
 
 impl Access {
@@ -283,6 +303,7 @@ impl Access {
                 if let Some(g) = self.grants.get_mut(grant) {
                     if !g.closed {
                         g.approved = Some((seq, at, *expires_at));
+                        self.deadlines.insert((*expires_at, Due::Grant(*grant)));
                     }
                 }
             }
@@ -291,6 +312,9 @@ impl Access {
             | Payload::AccessRevoked { grant, .. } => {
                 if let Some(g) = self.grants.get_mut(grant) {
                     g.closed = true;
+                    if let Some((_, _, until)) = g.approved {
+                        self.deadlines.remove(&(until, Due::Grant(*grant)));
+                    }
                 }
             }
             Payload::InvitationCreated {
@@ -302,6 +326,8 @@ impl Access {
                 expires_at,
                 ..
             } => {
+                self.deadlines
+                    .insert((*expires_at, Due::Invitation(*invitation)));
                 self.invitations.insert(
                     *invitation,
                     InvitationState {
@@ -328,6 +354,8 @@ impl Access {
                     if !i.closed {
                         i.accepted = Some((seq, at));
                         i.active = true;
+                        self.deadlines
+                            .remove(&(i.expires_at, Due::Invitation(*invitation)));
                     }
                 }
             }
@@ -347,6 +375,8 @@ impl Access {
                 if let Some(i) = self.invitations.get_mut(invitation) {
                     i.closed = true;
                     i.active = false;
+                    self.deadlines
+                        .remove(&(i.expires_at, Due::Invitation(*invitation)));
                 }
             }
             Payload::ConsentGiven {
@@ -369,12 +399,15 @@ impl Access {
                     expires_at: *expires_at,
                     given: seq,
                 };
+                self.deadlines.insert((*expires_at, Due::Consent(*consent)));
                 self.consents
                     .insert(*consent, (tenant.clone(), live, false));
             }
             Payload::ConsentWithdrawn { consent, .. } | Payload::ConsentExpired { consent, .. } => {
                 if let Some(c) = self.consents.get_mut(consent) {
                     c.2 = true;
+                    self.deadlines
+                        .remove(&(c.1.expires_at, Due::Consent(*consent)));
                 }
             }
             Payload::SessionStarted {
@@ -396,6 +429,7 @@ impl Access {
                     deadline: *deadline,
                     started: seq,
                 };
+                self.deadlines.insert((*deadline, Due::Session(*session)));
                 self.sessions.insert(
                     *session,
                     SessionState {
@@ -410,6 +444,8 @@ impl Access {
             Payload::SessionEnded { session, .. } => {
                 if let Some(s) = self.sessions.get_mut(session) {
                     s.ended = true;
+                    self.deadlines
+                        .remove(&(s.open.deadline, Due::Session(*session)));
                 }
             }
             Payload::StaffEnrolled {

@@ -4,13 +4,14 @@
 //! up overdue ones after a restart.
 
 use super::{stream, Decision};
-use crate::access::Access;
+use crate::access::{Access, Due};
 use crate::vocab::SessionEndReason;
 use crate::{Payload, Timestamp};
 
 /// The expiry events due at `now` that nobody has recorded yet: sessions past their
 /// deadline, grants and consents past their expiry, unanswered invitations past theirs,
-/// in id order. The server
+/// in deadline order. Reads only the fold's index of open deadlines, so it costs what is
+/// due, not the size of the state. The server
 /// appends them (as `custos:system`); the projection already treats them as closed.
 pub fn due(state: &Access, now: Timestamp) -> Vec<Decision> {
     let one = |stream, payload| Decision {
@@ -18,67 +19,49 @@ pub fn due(state: &Access, now: Timestamp) -> Vec<Decision> {
         expected: None,
         payloads: vec![payload],
     };
-    let mut out = Vec::new();
-    let mut sessions: Vec<_> = state
-        .sessions
-        .iter()
-        .filter(|(_, s)| !s.ended && s.open.deadline <= now)
-        .collect();
-    sessions.sort_by_key(|(id, _)| **id);
-    out.extend(sessions.into_iter().map(|(id, s)| {
-        one(
-            stream("session", id),
-            Payload::SessionEnded {
-                session: *id,
-                tenant: s.tenant.clone(),
-                reason: SessionEndReason::TimeLimit,
-            },
-        )
-    }));
-    let mut grants: Vec<_> = state
-        .grants
-        .iter()
-        .filter(|(_, g)| !g.closed && g.approved.is_some_and(|(_, _, until)| until <= now))
-        .collect();
-    grants.sort_by_key(|(id, _)| **id);
-    out.extend(grants.into_iter().map(|(id, g)| {
-        one(
-            stream("grant", id),
-            Payload::AccessExpired {
-                grant: *id,
-                tenant: g.tenant.clone(),
-            },
-        )
-    }));
-    let mut consents: Vec<_> = state
-        .consents
-        .iter()
-        .filter(|(_, (_, c, closed))| !closed && c.expires_at <= now)
-        .collect();
-    consents.sort_by_key(|(id, _)| **id);
-    out.extend(consents.into_iter().map(|(id, (tenant, ..))| {
-        one(
-            stream("consent", id),
-            Payload::ConsentExpired {
-                consent: *id,
-                tenant: tenant.clone(),
-            },
-        )
-    }));
-    let mut invitations: Vec<_> = state
-        .invitations
-        .iter()
-        .filter(|(_, i)| !i.closed && i.accepted.is_none() && i.expires_at <= now)
-        .collect();
-    invitations.sort_by_key(|(id, _)| **id);
-    out.extend(invitations.into_iter().map(|(id, i)| {
-        one(
-            stream("invitation", id),
-            Payload::InvitationExpired {
-                invitation: *id,
-                tenant: i.tenant.clone(),
-            },
-        )
-    }));
-    out
+    // Everything with a deadline at or before `now` sorts before (now + 1 µs, FIRST).
+    let bound = (now.plus_micros(1), Due::FIRST);
+    state
+        .deadlines
+        .range(..bound)
+        .filter_map(|(_, item)| match *item {
+            Due::Session(id) => state.sessions.get(&id).map(|s| {
+                one(
+                    stream("session", id),
+                    Payload::SessionEnded {
+                        session: id,
+                        tenant: s.tenant.clone(),
+                        reason: SessionEndReason::TimeLimit,
+                    },
+                )
+            }),
+            Due::Grant(id) => state.grants.get(&id).map(|g| {
+                one(
+                    stream("grant", id),
+                    Payload::AccessExpired {
+                        grant: id,
+                        tenant: g.tenant.clone(),
+                    },
+                )
+            }),
+            Due::Consent(id) => state.consents.get(&id).map(|(tenant, ..)| {
+                one(
+                    stream("consent", id),
+                    Payload::ConsentExpired {
+                        consent: id,
+                        tenant: tenant.clone(),
+                    },
+                )
+            }),
+            Due::Invitation(id) => state.invitations.get(&id).map(|i| {
+                one(
+                    stream("invitation", id),
+                    Payload::InvitationExpired {
+                        invitation: id,
+                        tenant: i.tenant.clone(),
+                    },
+                )
+            }),
+        })
+        .collect()
 }

@@ -1,0 +1,136 @@
+//! Rebuild and as-of: fold a demo log into the access projection, and answer "who could
+//! enter tenant T at instant t" at random points, from the store.
+//!
+//! `cargo run --release -p custos-tools --bin bench-projection -- --events 1000000`
+
+use std::time::Instant;
+
+use clap::Parser;
+use custos_core::access::Access;
+use custos_core::{Event, Seq, Timestamp};
+use custos_demo::driver::Driver;
+use custos_demo::{Demo, DemoConfig};
+use custos_store::{AppendRequest, ManualClock, Store, StoreConfig};
+use rand::{Rng, SeedableRng};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Demo events to generate (the log holds about as many).
+    #[arg(long, default_value_t = 200_000)]
+    events: u64,
+    /// As-of queries at random points.
+    #[arg(long, default_value_t = 50)]
+    queries: usize,
+}
+
+fn fill(store: &Store, clock: &ManualClock, events: u64) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut driver = Driver::new();
+        let mut pending = std::collections::VecDeque::new();
+        let config = DemoConfig {
+            events,
+            seed: 7,
+            end: Timestamp::from_secs(1_800_000_000),
+            days: 90,
+        };
+        for generated in Demo::new(config) {
+            for a in driver.step(generated) {
+                clock.set(a.at);
+                let req = AppendRequest {
+                    stream: a.decision.stream,
+                    expected: None,
+                    events: a.events,
+                };
+                pending.push_back(store.enqueue(req).await.expect("enqueue"));
+                if pending.len() > 1024 {
+                    if let Some(p) = pending.pop_front() {
+                        p.await.expect("append");
+                    }
+                }
+            }
+        }
+        for p in pending {
+            p.await.expect("append");
+        }
+    });
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = std::sync::Arc::new(ManualClock::new(Timestamp(0)));
+    let config = StoreConfig {
+        clock: clock.clone(),
+        ..StoreConfig::default()
+    };
+    let store = Store::open(dir.path(), config).expect("open");
+    let t = Instant::now();
+    fill(&store, &clock, args.events);
+    let head = store.head();
+    println!(
+        "log: {} events from {} generated, written in {:.1} s",
+        head.seq,
+        args.events,
+        t.elapsed().as_secs_f64()
+    );
+
+    // Rebuild from the store: read, decode, fold.
+    let t = Instant::now();
+    let mut access = Access::default();
+    let mut events: Vec<Event> = Vec::with_capacity(head.seq.0 as usize);
+    for stored in store.range(Seq(1), head.seq) {
+        let e = stored.expect("read").event().expect("decode");
+        access.apply(&e);
+        events.push(e);
+    }
+    let rebuild = t.elapsed().as_secs_f64();
+    // The fold alone, on events already decoded.
+    let t = Instant::now();
+    let mut again = Access::default();
+    for e in &events {
+        again.apply(e);
+    }
+    let fold = t.elapsed().as_secs_f64();
+    let n = head.seq.0 as f64;
+    println!(
+        "rebuild from the store (read + decode + fold): {:.0} events/s ({:.2} s)",
+        n / rebuild,
+        rebuild
+    );
+    println!(
+        "fold only (decoded events in memory):        {:.0} events/s ({:.3} s)",
+        n / fold,
+        fold
+    );
+
+    // As-of at random points: fold the log up to the point, then ask about a tenant.
+    let tenants: Vec<_> = access.tenants().map(|(t, _)| t.clone()).collect();
+    let first = events[0].recorded_at.0;
+    let last = events[events.len() - 1].recorded_at.0;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut times = Vec::with_capacity(args.queries);
+    for _ in 0..args.queries {
+        let at = Timestamp(rng.gen_range(first..=last));
+        let tenant = &tenants[rng.gen_range(0..tenants.len())];
+        let t = Instant::now();
+        let upto = Seq(store.first_seq_at(at.plus_micros(1)).expect("time").0 - 1);
+        let mut state = Access::default();
+        for stored in store.range(Seq(1), upto) {
+            state.apply(&stored.expect("read").event().expect("decode"));
+        }
+        let _ = state.tenant(tenant, at);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "as-of tenant access at {} random points (full fold, no snapshots): p50 {:.1} ms, p99 {:.1} ms",
+        args.queries,
+        percentile(&times, 0.5),
+        percentile(&times, 0.99)
+    );
+}
