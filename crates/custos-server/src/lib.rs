@@ -1,6 +1,7 @@
 //! custos-server: the HTTP face of the ledger (axum).
 //!
-//! For now: health and the head. The full API (commands, queries, audit windows,
+//! For now: health and the head, and the expiry loop ([`expiry`]) that records what lapses
+//! by itself. The full API (commands, queries, audit windows,
 //! authentication) arrives with issue 4; its shape is fixed here already: a router built
 //! by [`app`] from an [`AppState`] so that tests can drive it without a socket, and every
 //! error answered as `application/problem+json` (RFC 9457) by [`Problem`].
@@ -8,6 +9,8 @@
 //! Error policy: a client gets a stable `type`, a short `title`, the HTTP `status` and a
 //! `detail` it can act on; internal details are logged in the request's span and never
 //! sent.
+
+pub mod expiry;
 
 use std::future::Future;
 
@@ -44,9 +47,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
+    let expiries = tokio::spawn(expiry::run(
+        store.clone(),
+        std::sync::Arc::new(custos_store::SystemClock),
+    ));
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
+    expiries.abort();
     store.close().await;
     Ok(())
 }
