@@ -1,0 +1,106 @@
+//! Whatever commands are tried, in whatever order, the log never breaks a rule: random
+//! command sequences, then the log replayed event by event against the rules.
+
+mod world;
+
+use custos_core::access::Access;
+use custos_core::policy::*;
+use custos_core::vocab::*;
+use custos_core::*;
+use proptest::prelude::*;
+use world::*;
+
+// ----- whatever is tried, the log never breaks a rule -----
+
+/// A random command with an actor that is usually, not always, a plausible one.
+fn any_command(ids: u128) -> impl Strategy<Value = (&'static str, Command)> {
+    let grant = (0..ids).prop_map(GrantId);
+    let session = (0..ids).prop_map(SessionId);
+    let who = |usual: &'static str| {
+        prop_oneof![
+            3 => Just(usual),
+            1 => prop::sample::select(vec!["staff:csm", "staff:csd", "staff:l1", "staff:l2", "staff:nomfa", "staff:pm", "user:acme/admin"]),
+        ]
+    };
+    let grantee = prop::sample::select(vec!["staff:l2", "staff:nomfa", "staff:l1", "staff:csm"]);
+    let actions = prop::sample::select(vec![
+        ActionKind::ViewSettings,
+        ActionKind::EditTemplate,
+        ActionKind::DeleteData,
+        ActionKind::ChangeSetting(Setting::Password),
+        ActionKind::ChangeSetting(Setting::Mail),
+    ]);
+    prop_oneof![
+        1 => (who("staff:csm"), grant.clone(), grantee).prop_map(|(a, g, s)| (a, request(g, s, StaffRole::SupportL2, vec![Scope::View, Scope::Settings], 3600))),
+        1 => (who("staff:csd"), grant.clone()).prop_map(|(a, grant)| (a, Command::Grant(GrantCommand::Approve { grant }))),
+        1 => (who("user:acme/admin"), grant.clone()).prop_map(|(a, grant)| (a, Command::Grant(GrantCommand::Revoke { grant, reason: "r".into() }))),
+        1 => (who("staff:l2"), session.clone(), grant.clone(), any::<bool>(), any::<bool>()).prop_map(|(a, s, g, write, live)| (a, start(
+            s,
+            Some(g),
+            if write { SessionMode::Write } else { SessionMode::ViewOnly },
+            if live { Supervision::LiveCall } else { Supervision::Unsupervised }
+        ))),
+        2 => (who("staff:l2"), session.clone(), actions, prop::option::of(prop::sample::select(vec![Channel::Phone, Channel::VerifiedEmail])))
+            .prop_map(|(a, s, action, ch)| (a, act(s, action, ch))),
+        1 => (who("staff:csm"), any::<bool>()).prop_map(|(a, open)| (a, Command::Tenant(TenantCommand::SetOnboarding { tenant: acme(), open }))),
+        1 => (who("user:acme/admin"), prop::sample::select(vec![Channel::Phone, Channel::InApp])).prop_map(move |(a, channel)| (a, Command::Consent(ConsentCommand::Give {
+            consent: ConsentId(ids + u128::from(channel == Channel::Phone)),
+            tenant: acme(),
+            grantee: None,
+            scopes: vec![Scope::TemplateEdit, Scope::DataChange],
+            channel,
+            verified_sender: None,
+            ticket: "T".into(),
+            expires_at: Timestamp::from_secs(1_800_000_000),
+        }))),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn no_command_sequence_yields_a_log_that_breaks_the_rules(cmds in prop::collection::vec(any_command(3), 1..150)) {
+        let mut w = World::new();
+        for (actor, cmd) in cmds {
+            let _ = w.run(actor, cmd);
+            w.advance(120);
+        }
+        // Replay the log and check every accepted event against the state before it.
+        let mut state = Access::default();
+        for e in &w.log {
+            match &e.payload {
+                Payload::AccessRequested { requester, grantee, .. } => prop_assert_ne!(requester, grantee),
+                Payload::AccessApproved { grant, approver, .. } => {
+                    // The approver is neither the requester nor the grantee.
+                    let req = w.log.iter().find_map(|x| match &x.payload {
+                        Payload::AccessRequested { grant: g, requester, grantee, .. } if g == grant => Some((requester.clone(), grantee.clone())),
+                        _ => None,
+                    }).expect("requested first");
+                    prop_assert!(approver != &req.0 && approver != &req.1);
+                }
+                Payload::SessionStarted { staff, tenant, .. } => {
+                    prop_assert!(state.access_list(staff, e.recorded_at).iter().any(|(t, _)| t == tenant), "{} entered {} without access", staff, tenant);
+                    prop_assert!(staff.as_str() != "staff:nomfa");
+                }
+                Payload::SessionAction { session, action, importance, consent, .. } => {
+                    let view = state.tenant(&acme(), e.recorded_at).expect("acme");
+                    let open = view.open_sessions.iter().find(|s| s.session == *session);
+                    prop_assert!(open.is_some(), "action outside an open session");
+                    if action.is_write() {
+                        prop_assert_eq!(open.map(|s| s.mode), Some(SessionMode::Write));
+                    }
+                    if action.consent_scope().is_some() {
+                        let used = view.live_consents.iter().find(|c| Some(c.consent) == *consent);
+                        prop_assert!(used.is_some_and(|c| c.authorised), "consent-requiring action without a live authorised consent");
+                    }
+                    if *importance == Importance::High {
+                        prop_assert!(view.onboarding);
+                    }
+                }
+                _ => {}
+            }
+            state.apply(e);
+        }
+    }
+}

@@ -1,0 +1,656 @@
+//! The five vendors' stories, one method each: what the generator starts when it starts
+//! a story (its first event now, the rest scheduled for later).
+
+use custos_core::vocab::*;
+use custos_core::*;
+use rand::Rng;
+
+use crate::{name, Demo, DemoEvent, Grant, Tenant};
+
+impl Demo {
+    /// Workiva / HP WXP: a new account.
+    pub(crate) fn new_tenant(&mut self) -> DemoEvent {
+        let n = self.tenants.len();
+        let id = name(TenantId::new, format!("t{n:05}"));
+        let admin = name(PrincipalId::new, format!("user:{id}/admin"));
+        let it_admin = name(PrincipalId::new, format!("user:{id}/it"));
+        let users = (0..3)
+            .map(|k| name(PrincipalId::new, format!("user:{id}/e{k}")))
+            .collect();
+        let partner_made = self.rng.gen_bool(0.2);
+        let csd = self.staff_with(StaffRole::Csd);
+        let csm = self.staff_with(StaffRole::Csm);
+        let pm = self.staff_with(StaffRole::OnboardingManager);
+        let partner = self.staff_with(StaffRole::PartnerAdmin);
+        let now = self.now;
+        let stream = Self::tenant_stream(&id);
+        self.tenants.push(Tenant {
+            id: id.clone(),
+            admin: admin.clone(),
+            users,
+            onboarding: true,
+        });
+        let (actor, ip) = if partner_made {
+            (self.staff[partner].0.clone(), self.staff_ip())
+        } else {
+            (self.staff[csd].0.clone(), self.staff_ip())
+        };
+        let created = self.event(
+            now,
+            stream.clone(),
+            actor.clone(),
+            ip,
+            Payload::TenantCreated {
+                tenant: id.clone(),
+                name: format!("Customer {n}"),
+                admins: vec![admin.clone()],
+                initial_support: vec![
+                    InitialSupport {
+                        staff: self.staff[csm].0.clone(),
+                        role: StaffRole::Csm,
+                    },
+                    InitialSupport {
+                        staff: self.staff[pm].0.clone(),
+                        role: StaffRole::OnboardingManager,
+                    },
+                ],
+                partner: partner_made.then(|| self.staff[partner].0.clone()),
+                identity_provider: partner_made.then(|| "aad".to_owned()),
+                plan: partner_made.then(|| "standard".to_owned()),
+            },
+        );
+        // The CSM opens and closes the onboarding period.
+        let csm_id = self.staff[csm].0.clone();
+        let e = self.event(
+            now.plus_secs(60),
+            stream.clone(),
+            csm_id.clone(),
+            ip,
+            Payload::OnboardingOpened { tenant: id.clone() },
+        );
+        self.later(e);
+        let close = now.plus_secs(self.rng.gen_range(7..30) * 86_400);
+        let e = self.event(
+            close,
+            stream.clone(),
+            csm_id,
+            ip,
+            Payload::OnboardingClosed { tenant: id.clone() },
+        );
+        self.later(e);
+        let cip = self.customer_ip();
+        let e = self.event(
+            now.plus_secs(120),
+            stream,
+            admin.clone(),
+            cip,
+            Payload::CustomerUserAdded {
+                tenant: id.clone(),
+                user: it_admin.clone(),
+                kind: ProfileKind::ItAdmin,
+                email: Some(format!("it@{id}.example")),
+            },
+        );
+        self.later(e);
+        // ORC: an employee of the account, whom other accounts may invite as a guest.
+        let employee = name(PrincipalId::new, format!("user:{id}/e0"));
+        let e = self.event(
+            now.plus_secs(150),
+            Self::tenant_stream(&id),
+            admin.clone(),
+            cip,
+            Payload::CustomerUserAdded {
+                tenant: id.clone(),
+                user: employee,
+                kind: ProfileKind::Employee,
+                email: None,
+            },
+        );
+        self.later(e);
+        if partner_made {
+            // HP WXP: the partner waits for the customer's IT admin.
+            let inv = InvitationId(self.ulid());
+            let istream = Self::stream("invitation", inv);
+            let e = self.event(
+                now.plus_secs(180),
+                istream.clone(),
+                actor.clone(),
+                ip,
+                Payload::InvitationCreated {
+                    invitation: inv,
+                    tenant: id.clone(),
+                    kind: InvitationKind::Partner,
+                    invitee: actor.clone(),
+                    invited_by: actor.clone(),
+                    scopes: vec![
+                        InvitationScope::Provisioning,
+                        InvitationScope::SystemConfiguration,
+                    ],
+                    expires_at: now.plus_secs(14 * 86_400),
+                },
+            );
+            self.later(e);
+            let e = self.event(
+                now.plus_secs(240),
+                istream.clone(),
+                actor.clone(),
+                ip,
+                Payload::InvitationSent {
+                    invitation: inv,
+                    tenant: id.clone(),
+                },
+            );
+            self.later(e);
+            if self.rng.gen_bool(0.8) {
+                let at = now.plus_secs(self.rng.gen_range(1..5) * 86_400);
+                let e = self.event(
+                    at,
+                    istream,
+                    it_admin.clone(),
+                    cip,
+                    Payload::InvitationAccepted {
+                        invitation: inv,
+                        tenant: id,
+                        accepted_by: it_admin,
+                    },
+                );
+                self.later(e);
+            }
+        }
+        created
+    }
+
+    /// Workiva: a two-person grant, approved or denied, later expiring or revoked.
+    pub(crate) fn grant(&mut self, t: usize) -> DemoEvent {
+        let tenant = self.tenants[t].id.clone();
+        let requester = self.staff_with(StaffRole::Csm);
+        let level = if self.rng.gen_bool(0.5) {
+            StaffRole::SupportL2
+        } else {
+            StaffRole::SupportL1
+        };
+        let grantee = self.staff_with(level);
+        let ticket = format!("T-{}", self.rng.gen_range(1000..99999));
+        let approver = self.staff_with(StaffRole::Csd);
+        let now = self.now;
+        let ip = self.staff_ip();
+        let req_actor = self.staff[requester].0.clone();
+        if self.rng.gen_bool(0.03) {
+            // A staff member tries to add themselves: refused and recorded.
+            let s = Self::stream("attempts", &tenant);
+            return self.event(
+                now,
+                s,
+                self.staff[grantee].0.clone(),
+                ip,
+                Payload::AttemptRejected {
+                    rule: "grant.self-request".into(),
+                    command: "request_access".into(),
+                    tenant: Some(tenant),
+                    subject: Some(self.staff[grantee].0.clone()),
+                    reason: "staff may never add themselves to an account".into(),
+                },
+            );
+        }
+        let id = GrantId(self.ulid());
+        let stream = Self::stream("grant", id);
+        let ttl = self.rng.gen_range(1..=8) * 3_600;
+        let first = self.event(
+            now,
+            stream.clone(),
+            req_actor.clone(),
+            ip,
+            Payload::AccessRequested {
+                grant: id,
+                tenant: tenant.clone(),
+                requester: req_actor,
+                grantee: self.staff[grantee].0.clone(),
+                role: self.staff[grantee].1,
+                scopes: vec![Scope::View, Scope::Settings],
+                reason: "customer ticket".into(),
+                ticket: Some(ticket),
+                ttl_secs: ttl as u64,
+            },
+        );
+        let approved_at = now.plus_secs(self.rng.gen_range(60..1800));
+        let approver_id = self.staff[approver].0.clone();
+        if self.rng.gen_bool(0.9) {
+            let expires = approved_at.plus_secs(ttl);
+            let e = self.event(
+                approved_at,
+                stream.clone(),
+                approver_id.clone(),
+                ip,
+                Payload::AccessApproved {
+                    grant: id,
+                    tenant: tenant.clone(),
+                    approver: approver_id,
+                    expires_at: expires,
+                },
+            );
+            self.later(e);
+            self.grants.push(Grant {
+                id,
+                tenant: t,
+                grantee,
+                expires,
+            });
+            if self.rng.gen_bool(0.1) {
+                let admin = self.tenants[t].admin.clone();
+                let cip = self.customer_ip();
+                let at = approved_at.plus_secs(ttl / 2);
+                let e = self.event(
+                    at,
+                    stream,
+                    admin.clone(),
+                    cip,
+                    Payload::AccessRevoked {
+                        grant: id,
+                        tenant,
+                        revoker: admin,
+                        revoked_by: RevokedBy::TenantAdmin,
+                        reason: "no longer needed".into(),
+                    },
+                );
+                self.later(e);
+            } else {
+                let e = self.event(
+                    expires,
+                    stream,
+                    PrincipalId::system(),
+                    ip,
+                    Payload::AccessExpired { grant: id, tenant },
+                );
+                self.later(e);
+            }
+        } else {
+            let e = self.event(
+                approved_at,
+                stream,
+                approver_id.clone(),
+                ip,
+                Payload::AccessDenied {
+                    grant: id,
+                    tenant,
+                    denier: approver_id,
+                    reason: "no ticket reference".into(),
+                },
+            );
+            self.later(e);
+        }
+        first
+    }
+
+    /// 4logist / Teamleader: a consent over a typed channel.
+    pub(crate) fn consent(&mut self, t: usize) -> DemoEvent {
+        let tenant = self.tenants[t].id.clone();
+        let admin = self.tenants[t].admin.clone();
+        let id = ConsentId(self.ulid());
+        let stream = Self::stream("consent", id);
+        let channels = [
+            Channel::InApp,
+            Channel::VerifiedEmail,
+            Channel::SignedDocument,
+            Channel::LiveOnboardingCall,
+            Channel::Phone,
+        ];
+        let channel = channels[self.rng.gen_range(0..channels.len())];
+        let all = [
+            Scope::View,
+            Scope::Settings,
+            Scope::Import,
+            Scope::Download,
+            Scope::TemplateEdit,
+            Scope::DataChange,
+        ];
+        let scopes: Vec<Scope> = all
+            .iter()
+            .copied()
+            .filter(|_| self.rng.gen_bool(0.4))
+            .collect();
+        let now = self.now;
+        let cip = self.customer_ip();
+        let expires = now.plus_secs(self.rng.gen_range(1..=14) * 86_400);
+        let ticket = format!("T-{}", self.rng.gen_range(1000..99999));
+        let first = self.event(
+            now,
+            stream.clone(),
+            admin.clone(),
+            cip,
+            Payload::ConsentGiven {
+                consent: id,
+                tenant: tenant.clone(),
+                given_by: admin.clone(),
+                grantee: None,
+                scopes: if scopes.is_empty() {
+                    vec![Scope::View]
+                } else {
+                    scopes
+                },
+                channel,
+                verified_sender: (channel == Channel::VerifiedEmail)
+                    .then(|| format!("director@{tenant}.example")),
+                ticket,
+                expires_at: expires,
+            },
+        );
+        if self.rng.gen_bool(0.15) {
+            let at = now.plus_secs(self.rng.gen_range(3_600..86_400));
+            let e = self.event(
+                at,
+                stream,
+                admin.clone(),
+                cip,
+                Payload::ConsentWithdrawn {
+                    consent: id,
+                    tenant,
+                    by: admin,
+                },
+            );
+            self.later(e);
+        } else {
+            let ip = self.staff_ip();
+            let e = self.event(
+                expires,
+                stream,
+                PrincipalId::system(),
+                ip,
+                Payload::ConsentExpired {
+                    consent: id,
+                    tenant,
+                },
+            );
+            self.later(e);
+        }
+        first
+    }
+
+    /// Teamleader / 4logist: a session under a live grant, its actions, its end, the notice.
+    pub(crate) fn session(&mut self) -> Option<DemoEvent> {
+        let now = self.now;
+        self.grants.retain(|g| g.expires > now);
+        if self.grants.is_empty() {
+            return None;
+        }
+        let g = self.grants[self.rng.gen_range(0..self.grants.len())].clone();
+        let tenant = self.tenants[g.tenant].clone();
+        let staff = self.staff[g.grantee].0.clone();
+        let id = SessionId(self.ulid());
+        let stream = Self::stream("session", id);
+        let ip = self.staff_ip();
+        let view_as = self.rng.gen_bool(0.3);
+        let target_user = tenant.users[self.rng.gen_range(0..tenant.users.len())].clone();
+        let mode = if self.rng.gen_bool(0.7) {
+            SessionMode::ViewOnly
+        } else {
+            SessionMode::Write
+        };
+        let supervision = if tenant.onboarding && self.rng.gen_bool(0.5) {
+            Supervision::LiveCall
+        } else {
+            Supervision::Unsupervised
+        };
+        let deadline = now.plus_secs(3_600);
+        let ticket_link = format!(
+            "https://help.example/tickets/{}",
+            self.rng.gen_range(1000..99999)
+        );
+        let first = self.event(
+            now,
+            stream.clone(),
+            staff.clone(),
+            ip,
+            Payload::SessionStarted {
+                session: id,
+                tenant: tenant.id.clone(),
+                staff: staff.clone(),
+                grant: Some(g.id),
+                target: if view_as {
+                    SessionTarget::ViewAs(target_user)
+                } else {
+                    SessionTarget::User(target_user)
+                },
+                mode,
+                supervision,
+                reason: "investigate the customer's question".into(),
+                ticket_link,
+                consent: None,
+                deadline,
+            },
+        );
+        let actions = self.rng.gen_range(1..=5);
+        let mut at = now;
+        for _ in 0..actions {
+            at = at.plus_secs(self.rng.gen_range(30..600));
+            // View-only sessions mostly look; now and then somebody tries to change a thing.
+            let roll = if mode == SessionMode::ViewOnly && self.rng.gen_bool(0.9) {
+                self.rng.gen_range(0..6)
+            } else {
+                self.rng.gen_range(0..10)
+            };
+            let action = match roll {
+                0..=4 => ActionKind::ViewSettings,
+                5 => ActionKind::ViewUserRights,
+                6 => ActionKind::ChangeSetting(Setting::Numbering),
+                7 => ActionKind::EditTemplate,
+                8 => ActionKind::ChangeSetting(Setting::Other("theme".into())),
+                _ => ActionKind::ChangeSetting(Setting::Password),
+            };
+            let importance = action.importance();
+            let e = self.event(
+                at,
+                stream.clone(),
+                staff.clone(),
+                ip,
+                Payload::SessionAction {
+                    session: id,
+                    tenant: tenant.id.clone(),
+                    staff: staff.clone(),
+                    action,
+                    importance,
+                    detail: "as seen in the ticket".into(),
+                    consent: None,
+                    request_channel: (importance == Importance::Medium)
+                        .then_some(Channel::VerifiedEmail),
+                },
+            );
+            self.later(e);
+        }
+        let (end, reason) = if self.rng.gen_bool(0.1) {
+            (deadline, SessionEndReason::TimeLimit)
+        } else if self.rng.gen_bool(0.05) {
+            (at.plus_secs(60), SessionEndReason::Tenant)
+        } else {
+            (at.plus_secs(60), SessionEndReason::Staff)
+        };
+        let actor = if reason == SessionEndReason::TimeLimit {
+            PrincipalId::system()
+        } else {
+            staff.clone()
+        };
+        let e = self.event(
+            end,
+            stream.clone(),
+            actor,
+            ip,
+            Payload::SessionEnded {
+                session: id,
+                tenant: tenant.id.clone(),
+                reason,
+            },
+        );
+        self.later(e);
+        let e = self.event(
+            end.plus_secs(300),
+            stream,
+            staff,
+            ip,
+            Payload::CustomerNotified {
+                session: id,
+                tenant: tenant.id.clone(),
+                channel: Channel::InApp,
+            },
+        );
+        self.later(e);
+        if self.rng.gen_bool(0.3) {
+            let lead = self.staff_with(StaffRole::SupportLead);
+            let review = ReviewId(self.ulid());
+            let at = end.plus_secs(self.rng.gen_range(1..7) * 86_400);
+            let lead_id = self.staff[lead].0.clone();
+            let e = self.event(
+                at,
+                Self::stream("review", review),
+                lead_id.clone(),
+                ip,
+                Payload::ReviewRecorded {
+                    review,
+                    reviewer: lead_id,
+                    tenant: Some(tenant.id.clone()),
+                    subject: ReviewSubject::Session(id),
+                    outcome: ReviewOutcome::Acknowledged,
+                    comment: "reason and ticket checked".into(),
+                },
+            );
+            self.later(e);
+        }
+        Some(first)
+    }
+
+    /// ORC: a guest from another account invited with scopes.
+    pub(crate) fn guest(&mut self, t: usize) -> Option<DemoEvent> {
+        if self.tenants.len() < 2 {
+            return None;
+        }
+        let other = (t + 1 + self.rng.gen_range(0..self.tenants.len() - 1)) % self.tenants.len();
+        let host = self.tenants[t].clone();
+        let guest = self.tenants[other].users[0].clone();
+        let inv = InvitationId(self.ulid());
+        let stream = Self::stream("invitation", inv);
+        let cip = self.customer_ip();
+        let now = self.now;
+        let all = [
+            InvitationScope::Billing,
+            InvitationScope::Support,
+            InvitationScope::Provisioning,
+            InvitationScope::SystemConfiguration,
+            InvitationScope::Security,
+        ];
+        let scopes: Vec<InvitationScope> = all
+            .iter()
+            .copied()
+            .filter(|_| self.rng.gen_bool(0.4))
+            .collect();
+        let first = self.event(
+            now,
+            stream.clone(),
+            host.admin.clone(),
+            cip,
+            Payload::InvitationCreated {
+                invitation: inv,
+                tenant: host.id.clone(),
+                kind: InvitationKind::Guest,
+                invitee: guest.clone(),
+                invited_by: host.admin.clone(),
+                scopes: if scopes.is_empty() {
+                    vec![InvitationScope::Billing]
+                } else {
+                    scopes
+                },
+                expires_at: now.plus_secs(7 * 86_400),
+            },
+        );
+        let e = self.event(
+            now.plus_secs(5),
+            stream.clone(),
+            host.admin.clone(),
+            cip,
+            Payload::InvitationSent {
+                invitation: inv,
+                tenant: host.id.clone(),
+            },
+        );
+        self.later(e);
+        let answer = now.plus_secs(self.rng.gen_range(600..86_400));
+        match self.rng.gen_range(0..10) {
+            0 => {
+                let e = self.event(
+                    answer,
+                    stream,
+                    guest.clone(),
+                    cip,
+                    Payload::InvitationDeclined {
+                        invitation: inv,
+                        tenant: host.id,
+                        declined_by: guest,
+                    },
+                );
+                self.later(e);
+            }
+            1 => {
+                let ip = self.staff_ip();
+                let e = self.event(
+                    now.plus_secs(7 * 86_400),
+                    stream,
+                    PrincipalId::system(),
+                    ip,
+                    Payload::InvitationExpired {
+                        invitation: inv,
+                        tenant: host.id,
+                    },
+                );
+                self.later(e);
+            }
+            _ => {
+                let e = self.event(
+                    answer,
+                    stream.clone(),
+                    guest.clone(),
+                    cip,
+                    Payload::InvitationAccepted {
+                        invitation: inv,
+                        tenant: host.id.clone(),
+                        accepted_by: guest,
+                    },
+                );
+                self.later(e);
+                if self.rng.gen_bool(0.2) {
+                    let e = self.event(
+                        answer.plus_secs(86_400),
+                        stream,
+                        host.admin.clone(),
+                        cip,
+                        Payload::InvitationDeactivated {
+                            invitation: inv,
+                            tenant: host.id,
+                            by: host.admin,
+                        },
+                    );
+                    self.later(e);
+                }
+            }
+        }
+        Some(first)
+    }
+
+    pub(crate) fn staff_enrolment(&mut self, i: usize) -> DemoEvent {
+        let (id, role) = self.staff[i].clone();
+        let ip = self.staff_ip();
+        let training = self.rng.gen_bool(0.9);
+        let mfa = self.rng.gen_bool(0.95);
+        let hr = self.staff[0].0.clone();
+        self.event(
+            self.now,
+            Self::stream("staff", &id),
+            hr,
+            ip,
+            Payload::StaffEnrolled {
+                staff: id.clone(),
+                name: format!("Staff {i}"),
+                roles: vec![role],
+                mfa,
+                sso: true,
+                training_completed: training,
+            },
+        )
+    }
+}
