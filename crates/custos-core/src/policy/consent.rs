@@ -1,7 +1,7 @@
 //! Customer consent: given by an admin over a typed channel, withdrawn, and looked up by
 //! the session rules (4logist, Teamleader).
 
-use super::{stream, Ctx, Decision, Refusal, Refuse};
+use super::{find, stream, Ctx, Decision, Refusal, Refuse};
 use crate::access::Access;
 use crate::vocab::{Channel, Scope};
 use crate::{ConsentId, Payload, PrincipalId, TenantId, Timestamp};
@@ -108,13 +108,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &ConsentCommand) -> Result<Decision
             })
         }
         ConsentCommand::Withdraw { consent } => {
-            let Some((tenant, _, closed)) = state.consents.get(consent) else {
-                return Err(Refuse {
-                    tenant: None,
-                    subject: None,
-                }
-                .because("consent.unknown", format!("no consent {consent}")));
-            };
+            let (tenant, _, closed) = find(&state.consents, consent, "consent.unknown", "consent")?;
             let r = Refuse {
                 tenant: Some(tenant),
                 subject: None,

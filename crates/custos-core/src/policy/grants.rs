@@ -1,6 +1,6 @@
 //! Access grants: request, approve, deny, revoke — Workiva's two-person rule.
 
-use super::{stream, Ctx, Decision, Refusal, Refuse, GRANTING_ROLES};
+use super::{find, stream, Ctx, Decision, Refusal, Refuse, GRANTING_ROLES};
 use crate::vocab::{RevokedBy, Scope, StaffRole};
 use crate::{GrantId, Payload, PrincipalId, TenantId};
 
@@ -129,13 +129,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
             })
         }
         GrantCommand::Approve { grant } | GrantCommand::Deny { grant, .. } => {
-            let Some(g) = state.grants.get(grant) else {
-                return Err(Refuse {
-                    tenant: None,
-                    subject: None,
-                }
-                .because("grant.unknown", format!("no grant {grant}")));
-            };
+            let g = find(&state.grants, grant, "grant.unknown", "grant")?;
             let r = Refuse {
                 tenant: Some(&g.tenant),
                 subject: Some(&g.grantee),
@@ -176,13 +170,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
             })
         }
         GrantCommand::Revoke { grant, reason } => {
-            let Some(g) = state.grants.get(grant) else {
-                return Err(Refuse {
-                    tenant: None,
-                    subject: None,
-                }
-                .because("grant.unknown", format!("no grant {grant}")));
-            };
+            let g = find(&state.grants, grant, "grant.unknown", "grant")?;
             let r = Refuse {
                 tenant: Some(&g.tenant),
                 subject: Some(&g.grantee),

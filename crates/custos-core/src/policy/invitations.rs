@@ -1,7 +1,7 @@
 //! Guest, contact and partner invitations: pending → sent → accepted (active) / declined /
 //! expired; active ↔ inactive; revoked (ORC Webhosting, HP WXP).
 
-use super::{stream, Ctx, Decision, Refusal, Refuse};
+use super::{find, stream, Ctx, Decision, Refusal, Refuse};
 use crate::access::InvitationState;
 use crate::vocab::{InvitationKind, InvitationScope, ProfileKind, StaffRole};
 use crate::{InvitationId, Payload, PrincipalId, TenantId, Timestamp};
@@ -151,13 +151,7 @@ fn create(ctx: &Ctx<'_>, invite: &Invite) -> Result<Decision, Refusal> {
 
 fn step(ctx: &Ctx<'_>, id: InvitationId, change: &InvitationChange) -> Result<Decision, Refusal> {
     let (state, actor, now) = (ctx.state, ctx.actor, ctx.now);
-    let Some(i) = state.invitations.get(&id) else {
-        return Err(Refuse {
-            tenant: None,
-            subject: None,
-        }
-        .because("invitation.unknown", format!("no invitation {id}")));
-    };
+    let i = find(&state.invitations, &id, "invitation.unknown", "invitation")?;
     let r = Refuse {
         tenant: Some(&i.tenant),
         subject: Some(&i.invitee),

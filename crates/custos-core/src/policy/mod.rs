@@ -190,6 +190,25 @@ impl Refuse<'_> {
     }
 }
 
+/// Finds what a command names, or refuses with `<family>.unknown`.
+fn find<'m, K, V>(
+    map: &'m std::collections::HashMap<K, V>,
+    key: &K,
+    rule: &'static str,
+    what: &str,
+) -> Result<&'m V, Refusal>
+where
+    K: std::hash::Hash + Eq + std::fmt::Display,
+{
+    map.get(key).ok_or_else(|| {
+        Refuse {
+            tenant: None,
+            subject: None,
+        }
+        .because(rule, format!("no {what} {key}"))
+    })
+}
+
 /// Roles that may ask for and decide on a support user's access (Workiva).
 const GRANTING_ROLES: [StaffRole; 3] = [
     StaffRole::Csm,

@@ -1,7 +1,7 @@
 //! Impersonation / view-as sessions, the actions inside them, their end and the notice to
 //! the customer (Teamleader, 4logist); and the expiries the server appends when due.
 
-use super::{consent, stream, Ctx, Decision, Refusal, Refuse};
+use super::{consent, find, stream, Ctx, Decision, Refusal, Refuse};
 use crate::vocab::{
     ActionKind, Channel, Importance, Scope, SessionEndReason, SessionMode, SessionTarget,
     StaffRole, Supervision,
@@ -86,13 +86,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &SessionCommand) -> Result<Decision
         } => act(ctx, *session, action, detail, *consent, *request_channel),
         SessionCommand::End { session } | SessionCommand::NotifyCustomer { session, .. } => {
             let (state, actor, now) = (ctx.state, ctx.actor, ctx.now);
-            let Some(s) = state.sessions.get(session) else {
-                return Err(Refuse {
-                    tenant: None,
-                    subject: None,
-                }
-                .because("session.unknown", format!("no session {session}")));
-            };
+            let s = find(&state.sessions, session, "session.unknown", "session")?;
             let r = Refuse {
                 tenant: Some(&s.tenant),
                 subject: Some(&s.open.staff),
@@ -271,13 +265,7 @@ fn act(
     request_channel: Option<Channel>,
 ) -> Result<Decision, Refusal> {
     let (state, actor, now) = (ctx.state, ctx.actor, ctx.now);
-    let Some(s) = state.sessions.get(&session) else {
-        return Err(Refuse {
-            tenant: None,
-            subject: Some(actor),
-        }
-        .because("session.unknown", format!("no session {session}")));
-    };
+    let s = find(&state.sessions, &session, "session.unknown", "session")?;
     let r = Refuse {
         tenant: Some(&s.tenant),
         subject: Some(actor),
