@@ -191,6 +191,8 @@ pub struct Access {
     /// `(tenant, consent, closed)`.
     pub(crate) consents: HashMap<ConsentId, (TenantId, LiveConsent, bool)>,
     pub(crate) sessions: HashMap<SessionId, SessionState>,
+    /// The accounts each customer-side principal is a user of (for ORC's guests).
+    pub(crate) member_of: HashMap<PrincipalId, BTreeSet<TenantId>>,
     /// What lapses by itself, by deadline: only the items still open.
     pub(crate) deadlines: BTreeSet<(Timestamp, Due)>,
 }
@@ -240,6 +242,12 @@ impl Access {
                     .iter()
                     .map(|a| (a.clone(), (ProfileKind::Admin, seq, at)))
                     .collect();
+                for a in admins {
+                    self.member_of
+                        .entry(a.clone())
+                        .or_default()
+                        .insert(tenant.clone());
+                }
                 let initial = initial_support
                     .iter()
                     .map(|s| (s.staff.clone(), s.role, seq, at))
@@ -265,11 +273,18 @@ impl Access {
             } => {
                 if let Some(t) = self.tenants.get_mut(tenant) {
                     t.members.insert(user.clone(), (*kind, seq, at));
+                    self.member_of
+                        .entry(user.clone())
+                        .or_default()
+                        .insert(tenant.clone());
                 }
             }
             Payload::CustomerUserRemoved { tenant, user } => {
                 if let Some(t) = self.tenants.get_mut(tenant) {
                     t.members.remove(user);
+                    if let Some(ts) = self.member_of.get_mut(user) {
+                        ts.remove(tenant);
+                    }
                 }
             }
             Payload::AccessRequested {

@@ -76,10 +76,15 @@ fn check_name(kind: &'static str, value: &str) -> Result<(), IdError> {
             len: value.len(),
         });
     }
-    if let Some(ch) = value
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "._:@/+-".contains(*c)))
-    {
+    // Byte by byte: every allowed character is ASCII (this runs on every decoded name).
+    let allowed = |b: u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'/' | b'+' | b'-')
+    };
+    if !value.bytes().all(allowed) {
+        let ch = value
+            .chars()
+            .find(|c| !c.is_ascii() || !allowed(*c as u8))
+            .unwrap_or('?');
         return Err(IdError::Character {
             kind,
             value: value.to_owned(),

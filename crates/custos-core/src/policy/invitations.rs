@@ -118,9 +118,9 @@ fn create(ctx: &Ctx<'_>, invite: &Invite) -> Result<Decision, Refusal> {
     }
     if *kind == InvitationKind::Guest {
         let elsewhere = state
-            .tenants
-            .iter()
-            .any(|(other, o)| other != tenant && o.members.contains_key(invitee));
+            .member_of
+            .get(invitee)
+            .is_some_and(|tenants| tenants.iter().any(|other| other != tenant));
         if !elsewhere {
             return Err(r.because(
                 "invitation.guest-exists",
