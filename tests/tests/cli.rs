@@ -698,3 +698,54 @@ async fn the_server_ends_an_overdue_session_once() {
     assert_eq!(head_seq(&client, &url).await, 2);
     stop(child);
 }
+
+#[test]
+fn snapshots_change_no_answer() {
+    let dir = data();
+    let d = path(dir.path());
+    let n = events_in(dir.path());
+    let tenants = json_of(&["tenants", "--data", d, "--json"]);
+    let tenant = tenants["tenants"][1]["tenant"]
+        .as_str()
+        .expect("tenant")
+        .to_owned();
+    let at = json_of(&["access", "--data", d, "--tenant", &tenant, "--json"])["at"]
+        .as_str()
+        .expect("at")
+        .to_owned();
+    let mid = (n / 2).to_string();
+    let questions: Vec<Vec<String>> = vec![
+        vec![
+            "--tenant".into(),
+            tenant.clone(),
+            "--at-seq".into(),
+            mid.clone(),
+        ],
+        vec![
+            "--tenant".into(),
+            tenant.clone(),
+            "--at-seq".into(),
+            n.to_string(),
+        ],
+        vec!["--tenant".into(), tenant.clone(), "--as-of".into(), at],
+        vec![
+            "--principal".into(),
+            "user:t00000/e0".into(),
+            "--at-seq".into(),
+            mid,
+        ],
+    ];
+    let ask = |q: &Vec<String>| {
+        let mut args = vec!["access", "--data", d, "--json"];
+        args.extend(q.iter().map(String::as_str));
+        json_of(&args)
+    };
+    let before: Vec<serde_json::Value> = questions.iter().map(ask).collect();
+    let o = run(&["snapshot", "--data", d, "--every", "37"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("snapshots written"), "{}", stdout(&o));
+    let after: Vec<serde_json::Value> = questions.iter().map(ask).collect();
+    assert_eq!(before, after);
+    let o = run(&["snapshot", "--data", d, "--every", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+}

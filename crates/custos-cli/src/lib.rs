@@ -93,6 +93,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Keep snapshots of the access projection every N events, so that as-of answers
+    /// start near their point.
+    Snapshot {
+        /// Data directory.
+        #[arg(long, default_value = "./custos-data")]
+        data: PathBuf,
+        /// Events between snapshots.
+        #[arg(long, default_value_t = 10_000)]
+        every: u64,
+    },
     /// Fill a data directory with a realistic, deterministic mix of the vendors' stories
     /// over the 90 days before now.
     Demo {
@@ -123,6 +133,7 @@ pub fn main() -> ExitCode {
         Command::Verify { data, file, head } => verify::run(data.as_deref(), file.as_deref(), head),
         Command::Export { data, out } => export::run(&data, &out).map(|()| ExitCode::SUCCESS),
         Command::Tenants { data, json } => access::tenants(&data, json),
+        Command::Snapshot { data, every } => access::snapshot(&data, every),
         Command::Access {
             data,
             tenant,

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::vocab::{
     Channel, InvitationKind, InvitationScope, ProfileKind, Scope, SessionMode, SessionTarget,
@@ -69,7 +69,7 @@ pub struct Right {
 }
 
 /// A session open at the query's instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenSession {
     /// The session.
     pub session: SessionId,
@@ -86,7 +86,7 @@ pub struct OpenSession {
 }
 
 /// A consent live at the query's instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveConsent {
     /// The consent.
     pub consent: ConsentId,
@@ -124,7 +124,7 @@ pub struct TenantAccess {
 }
 
 /// A grant as the policy sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct GrantState {
     pub tenant: TenantId,
     pub requester: PrincipalId,
@@ -139,7 +139,7 @@ pub(crate) struct GrantState {
 }
 
 /// A staff member as the policy sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StaffState {
     pub roles: Vec<StaffRole>,
     pub mfa: bool,
@@ -147,7 +147,7 @@ pub(crate) struct StaffState {
 }
 
 /// A session as the policy sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SessionState {
     pub tenant: TenantId,
     pub open: OpenSession,
@@ -157,7 +157,7 @@ pub(crate) struct SessionState {
 }
 
 /// An invitation as the policy sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct InvitationState {
     pub tenant: TenantId,
     pub kind: InvitationKind,
@@ -172,7 +172,7 @@ pub(crate) struct InvitationState {
 }
 
 /// A tenant as the policy sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TenantState {
     pub name: String,
     pub onboarding: bool,
@@ -181,7 +181,7 @@ pub(crate) struct TenantState {
 }
 
 /// The projection. Fold events in seq order with [`Access::apply`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Access {
     applied: Seq,
     pub(crate) tenants: BTreeMap<TenantId, TenantState>,
@@ -198,7 +198,7 @@ pub struct Access {
 }
 
 /// Something that lapses by itself at a deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub(crate) enum Due {
     /// A session at its one-hour limit.
     Session(SessionId),

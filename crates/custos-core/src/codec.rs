@@ -91,3 +91,43 @@ pub fn decode(record: &[u8]) -> Result<Event, CodecError> {
         other => CodecError::Malformed(other.to_string()),
     })
 }
+
+/// The snapshot format written by this version of custos (first byte of a snapshot).
+pub const SNAPSHOT_FORMAT: u8 = 1;
+
+/// The largest snapshot accepted, in bytes.
+pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;
+
+fn snapshot_options() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_varint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+        .with_limit(MAX_SNAPSHOT_BYTES)
+}
+
+/// Encodes a projection snapshot: `SNAPSHOT_FORMAT ‖ bincode(state)`. Snapshots are an
+/// optimisation outside the chain: a reader checks the log's hash at their seq and can
+/// always rebuild from the log instead.
+pub fn encode_snapshot<T: serde::Serialize>(state: &T) -> Result<Vec<u8>, CodecError> {
+    let mut out = vec![SNAPSHOT_FORMAT];
+    snapshot_options()
+        .serialize_into(&mut out, state)
+        .map_err(|e| match *e {
+            bincode::ErrorKind::SizeLimit => CodecError::TooLarge,
+            other => CodecError::Malformed(other.to_string()),
+        })?;
+    Ok(out)
+}
+
+/// Decodes what [`encode_snapshot`] wrote.
+pub fn decode_snapshot<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (&version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
+    if version != SNAPSHOT_FORMAT {
+        return Err(CodecError::UnknownFormat(version));
+    }
+    snapshot_options().deserialize(body).map_err(|e| match *e {
+        bincode::ErrorKind::SizeLimit => CodecError::TooLarge,
+        other => CodecError::Malformed(other.to_string()),
+    })
+}

@@ -355,3 +355,57 @@ fn teamleader_sessions_close_at_their_deadline_and_consents_lapse() {
     );
     assert!(later.live_consents.is_empty(), "lapsed at its expiry");
 }
+
+#[test]
+fn a_projection_restored_from_a_snapshot_answers_like_the_full_fold() {
+    let mut log = Log::new();
+    acme(&mut log);
+    let g = GrantId(3);
+    log.at(
+        2,
+        Payload::AccessRequested {
+            grant: g,
+            tenant: t("acme"),
+            requester: p("staff:csm"),
+            grantee: p("staff:ana"),
+            role: StaffRole::SupportL2,
+            scopes: vec![Scope::View],
+            reason: "ticket".into(),
+            ticket: None,
+            ttl_secs: 3600,
+        },
+    );
+    log.at(
+        3,
+        Payload::AccessApproved {
+            grant: g,
+            tenant: t("acme"),
+            approver: p("staff:csd"),
+            expires_at: minute(63),
+        },
+    );
+    let full = log.as_of(70);
+    for cut in 0..log.events.len() {
+        let mut before = Access::default();
+        for e in &log.events[..cut] {
+            before.apply(e);
+        }
+        let bytes = codec::encode_snapshot(&before).expect("encode");
+        let mut restored: Access = codec::decode_snapshot(&bytes).expect("decode");
+        assert_eq!(restored.applied(), before.applied());
+        for e in &log.events[cut..] {
+            restored.apply(e);
+        }
+        for at in [minute(10), minute(70)] {
+            assert_eq!(
+                restored.tenant(&t("acme"), at),
+                full.tenant(&t("acme"), at),
+                "cut at {cut}"
+            );
+            assert_eq!(
+                restored.access_list(&p("staff:ana"), at),
+                full.access_list(&p("staff:ana"), at)
+            );
+        }
+    }
+}

@@ -19,6 +19,8 @@ pub const ID_TABLE: u8 = b'e';
 pub const STREAM_TABLE: u8 = b's';
 /// Time index, one entry per committed group: `W ‖ recorded_at:u64be(offset) ‖ first_seq:u64be`.
 pub const TIME: u8 = b'W';
+/// Projection snapshot: `P ‖ seq:u64be` → `hash(seq):32 ‖ snapshot`. Outside the chain.
+pub const SNAPSHOT: u8 = b'P';
 /// Metadata: `M ‖ name`.
 pub const META: u8 = b'M';
 

@@ -592,6 +592,36 @@ impl Store {
         Ok(out)
     }
 
+    /// Keeps a snapshot of a projection taken at `at` (the seq it reflects and the hash
+    /// there). Snapshots are an optimisation outside the chain (DESIGN.md invariant 4).
+    pub fn put_snapshot(&self, at: Head, snapshot: &[u8]) -> Result<(), ReadError> {
+        let mut value = Vec::with_capacity(32 + snapshot.len());
+        value.extend_from_slice(&at.hash.0);
+        value.extend_from_slice(snapshot);
+        self.inner
+            .tree
+            .insert(keys::with_u64(&[keys::SNAPSHOT], at.seq.0), value)?;
+        Ok(())
+    }
+
+    /// The latest snapshot at or before `seq` whose recorded hash is still the log's hash
+    /// at its seq (one taken on another history is ignored): its point and its bytes.
+    pub fn snapshot_at_or_before(&self, seq: Seq) -> Result<Option<(Head, Vec<u8>)>, ReadError> {
+        let range = keys::with_u64(&[keys::SNAPSHOT], 0)..=keys::with_u64(&[keys::SNAPSHOT], seq.0);
+        for kv in self.inner.tree.range(range).rev() {
+            let (k, v) = kv?;
+            let at = Seq(keys::trailing_u64(&k).unwrap_or(0));
+            let Some((hash, bytes)) = keys::split_log_value(&v) else {
+                continue;
+            };
+            if self.hash_at(at)? == Some(hash) {
+                return Ok(Some((Head { seq: at, hash }, bytes.to_vec())));
+            }
+            tracing::warn!(seq = %at, "ignoring a snapshot whose hash is not the log's");
+        }
+        Ok(None)
+    }
+
     /// Verifies the whole log from genesis, and against `known` if given.
     pub fn verify(&self, known: Option<Head>) -> Result<Head, crate::VerifyDirError> {
         crate::verify::verify_tree(&self.inner.tree, known)

@@ -438,3 +438,45 @@ fn oversized_events_are_refused_without_consuming_a_seq() {
         .expect("next");
     assert_eq!(ok.first, Seq(1));
 }
+
+#[test]
+fn snapshots_are_found_at_or_before_a_seq_and_only_on_the_same_history() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = open(dir.path());
+    for i in 1..=10u128 {
+        store
+            .append_blocking(req(1, None, vec![action(i, 1, 1)]))
+            .expect("append");
+    }
+    let at = |s: u64| Head {
+        seq: Seq(s),
+        hash: store.hash_at(Seq(s)).expect("hash").expect("present"),
+    };
+    store.put_snapshot(at(3), b"three").expect("put");
+    store.put_snapshot(at(7), b"seven").expect("put");
+    // One taken on another history (a hash the log does not have at seq 9).
+    store
+        .put_snapshot(
+            Head {
+                seq: Seq(9),
+                hash: Digest([9; 32]),
+            },
+            b"forged",
+        )
+        .expect("put");
+    let found = |s: u64| {
+        store
+            .snapshot_at_or_before(Seq(s))
+            .expect("read")
+            .map(|(h, b)| (h.seq, b))
+    };
+    assert_eq!(found(2), None);
+    assert_eq!(found(3), Some((Seq(3), b"three".to_vec())));
+    assert_eq!(found(6), Some((Seq(3), b"three".to_vec())));
+    assert_eq!(found(8), Some((Seq(7), b"seven".to_vec())));
+    assert_eq!(
+        found(10),
+        Some((Seq(7), b"seven".to_vec())),
+        "the forged one is skipped"
+    );
+}

@@ -21,6 +21,9 @@ struct Args {
     /// As-of queries at random points.
     #[arg(long, default_value_t = 50)]
     queries: usize,
+    /// Events between snapshots for the second as-of run.
+    #[arg(long, default_value_t = 10_000)]
+    snapshot_every: u64,
 }
 
 fn fill(store: &Store, clock: &ManualClock, events: u64) {
@@ -108,29 +111,77 @@ fn main() {
         fold
     );
 
-    // As-of at random points: fold the log up to the point, then ask about a tenant.
+    // Snapshots every N events, as `custos snapshot` writes them.
+    let t = Instant::now();
+    let mut state = Access::default();
+    let (mut written, mut bytes_total) = (0u64, 0usize);
+    for stored in store.range(Seq(1), head.seq) {
+        let stored = stored.expect("read");
+        state.apply(&stored.event().expect("decode"));
+        if stored.seq.0 % args.snapshot_every == 0 {
+            let bytes = custos_core::codec::encode_snapshot(&state).expect("encode");
+            bytes_total += bytes.len();
+            store
+                .put_snapshot(
+                    custos_core::Head {
+                        seq: stored.seq,
+                        hash: stored.hash,
+                    },
+                    &bytes,
+                )
+                .expect("put");
+            written += 1;
+        }
+    }
+    println!(
+        "snapshots: {written} written (every {} events) in {:.2} s, {:.1} MB each on average",
+        args.snapshot_every,
+        t.elapsed().as_secs_f64(),
+        bytes_total as f64 / written.max(1) as f64 / 1e6
+    );
+
+    // As-of at random points: fold up to the point (from seq 1, or from the nearest
+    // snapshot), then ask about a tenant.
     let tenants: Vec<_> = access.tenants().map(|(t, _)| t.clone()).collect();
     let first = events[0].recorded_at.0;
     let last = events[events.len() - 1].recorded_at.0;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let mut times = Vec::with_capacity(args.queries);
-    for _ in 0..args.queries {
-        let at = Timestamp(rng.gen_range(first..=last));
-        let tenant = &tenants[rng.gen_range(0..tenants.len())];
-        let t = Instant::now();
-        let upto = Seq(store.first_seq_at(at.plus_micros(1)).expect("time").0 - 1);
-        let mut state = Access::default();
-        for stored in store.range(Seq(1), upto) {
-            state.apply(&stored.expect("read").event().expect("decode"));
+    for use_snapshots in [false, true] {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut times = Vec::with_capacity(args.queries);
+        for _ in 0..args.queries {
+            let at = Timestamp(rng.gen_range(first..=last));
+            let tenant = &tenants[rng.gen_range(0..tenants.len())];
+            let t = Instant::now();
+            let upto = Seq(store.first_seq_at(at.plus_micros(1)).expect("time").0 - 1);
+            let snapshot = if use_snapshots {
+                store.snapshot_at_or_before(upto).expect("snapshot")
+            } else {
+                None
+            };
+            let (mut state, from) = match snapshot {
+                Some((h, bytes)) => (
+                    custos_core::codec::decode_snapshot::<Access>(&bytes).expect("decode"),
+                    h.seq.next(),
+                ),
+                None => (Access::default(), Seq(1)),
+            };
+            for stored in store.range(from, upto) {
+                state.apply(&stored.expect("read").event().expect("decode"));
+            }
+            let _ = state.tenant(tenant, at);
+            times.push(t.elapsed().as_secs_f64() * 1e3);
         }
-        let _ = state.tenant(tenant, at);
-        times.push(t.elapsed().as_secs_f64() * 1e3);
+        times.sort_by(f64::total_cmp);
+        println!(
+            "as-of tenant access at {} random points, {}: p50 {:.1} ms, p99 {:.1} ms",
+            args.queries,
+            if use_snapshots {
+                "from the nearest snapshot"
+            } else {
+                "full fold from seq 1"
+            },
+            percentile(&times, 0.5),
+            percentile(&times, 0.99)
+        );
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "as-of tenant access at {} random points (full fold, no snapshots): p50 {:.1} ms, p99 {:.1} ms",
-        args.queries,
-        percentile(&times, 0.5),
-        percentile(&times, 0.99)
-    );
 }
