@@ -191,10 +191,27 @@ pub struct Access {
     /// `(tenant, consent, closed)`.
     pub(crate) consents: HashMap<ConsentId, (TenantId, LiveConsent, bool)>,
     pub(crate) sessions: HashMap<SessionId, SessionState>,
+    /// The grants, invitations, consents and sessions of each tenant.
+    by_tenant: HashMap<TenantId, Items>,
+    /// The grants and invitations of each grantee/invitee, and the tenants each staff
+    /// member was attached to at creation.
+    by_principal: HashMap<PrincipalId, Items>,
     /// The accounts each customer-side principal is a user of (for ORC's guests).
     pub(crate) member_of: HashMap<PrincipalId, BTreeSet<TenantId>>,
     /// What lapses by itself, by deadline: only the items still open.
     pub(crate) deadlines: BTreeSet<(Timestamp, Due)>,
+}
+
+/// Ids of what concerns one tenant or one principal, so that an answer about it reads
+/// only its own items (first creation only: a repeated id is not listed twice).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Items {
+    grants: Vec<GrantId>,
+    invitations: Vec<InvitationId>,
+    consents: Vec<ConsentId>,
+    sessions: Vec<SessionId>,
+    /// For a principal: the tenants it was attached to as initial support.
+    supported: Vec<TenantId>,
 }
 
 /// Something that lapses by itself at a deadline.
@@ -252,6 +269,18 @@ impl Access {
                     .iter()
                     .map(|s| (s.staff.clone(), s.role, seq, at))
                     .collect();
+                if !self.tenants.contains_key(tenant) {
+                    for s in initial_support {
+                        let supported = &mut self
+                            .by_principal
+                            .entry(s.staff.clone())
+                            .or_default()
+                            .supported;
+                        if !supported.contains(tenant) {
+                            supported.push(tenant.clone());
+                        }
+                    }
+                }
                 self.tenants.insert(
                     tenant.clone(),
                     TenantState {
@@ -297,6 +326,18 @@ impl Access {
                 ttl_secs,
                 ..
             } => {
+                if !self.grants.contains_key(grant) {
+                    self.by_tenant
+                        .entry(tenant.clone())
+                        .or_default()
+                        .grants
+                        .push(*grant);
+                    self.by_principal
+                        .entry(grantee.clone())
+                        .or_default()
+                        .grants
+                        .push(*grant);
+                }
                 self.grants.insert(
                     *grant,
                     GrantState {
@@ -343,6 +384,18 @@ impl Access {
             } => {
                 self.deadlines
                     .insert((*expires_at, Due::Invitation(*invitation)));
+                if !self.invitations.contains_key(invitation) {
+                    self.by_tenant
+                        .entry(tenant.clone())
+                        .or_default()
+                        .invitations
+                        .push(*invitation);
+                    self.by_principal
+                        .entry(invitee.clone())
+                        .or_default()
+                        .invitations
+                        .push(*invitation);
+                }
                 self.invitations.insert(
                     *invitation,
                     InvitationState {
@@ -415,6 +468,13 @@ impl Access {
                     given: seq,
                 };
                 self.deadlines.insert((*expires_at, Due::Consent(*consent)));
+                if !self.consents.contains_key(consent) {
+                    self.by_tenant
+                        .entry(tenant.clone())
+                        .or_default()
+                        .consents
+                        .push(*consent);
+                }
                 self.consents
                     .insert(*consent, (tenant.clone(), live, false));
             }
@@ -445,6 +505,13 @@ impl Access {
                     started: seq,
                 };
                 self.deadlines.insert((*deadline, Due::Session(*session)));
+                if !self.sessions.contains_key(session) {
+                    self.by_tenant
+                        .entry(tenant.clone())
+                        .or_default()
+                        .sessions
+                        .push(*session);
+                }
                 self.sessions.insert(
                     *session,
                     SessionState {
@@ -526,30 +593,38 @@ impl Access {
             until: None,
             evidence: vec![*seq],
         }));
+        let empty = Items::default();
+        let items = self.by_tenant.get(tenant).unwrap_or(&empty);
         rights.extend(
-            self.grant_rights(at)
-                .filter(|(t, _)| *t == tenant)
+            items
+                .grants
+                .iter()
+                .filter_map(|id| self.grant_right(*id, at))
                 .map(|(_, r)| r),
         );
         rights.extend(
-            self.invitation_rights()
-                .filter(|(t, _)| *t == tenant)
+            items
+                .invitations
+                .iter()
+                .filter_map(|id| self.invitation_right(*id))
                 .map(|(_, r)| r),
         );
         rights.sort_by(|a, b| {
             (&a.principal, a.evidence.first()).cmp(&(&b.principal, b.evidence.first()))
         });
-        let mut open_sessions: Vec<OpenSession> = self
+        let mut open_sessions: Vec<OpenSession> = items
             .sessions
-            .values()
-            .filter(|s| &s.tenant == tenant && !s.ended && s.open.deadline > at)
+            .iter()
+            .filter_map(|id| self.sessions.get(id))
+            .filter(|s| !s.ended && s.open.deadline > at)
             .map(|s| s.open.clone())
             .collect();
         open_sessions.sort_by_key(|s| s.started);
-        let mut live_consents: Vec<LiveConsent> = self
+        let mut live_consents: Vec<LiveConsent> = items
             .consents
-            .values()
-            .filter(|(t, c, closed)| t == tenant && !closed && c.expires_at > at)
+            .iter()
+            .filter_map(|id| self.consents.get(id))
+            .filter(|(_, c, closed)| !closed && c.expires_at > at)
             .map(|(_, c, _)| c.clone())
             .collect();
         live_consents.sort_by_key(|c| c.given);
@@ -566,87 +641,91 @@ impl Access {
     /// Every tenant `principal` can enter at `at` (ORC's access list), with the right.
     pub fn access_list(&self, principal: &PrincipalId, at: Timestamp) -> Vec<(TenantId, Right)> {
         let mut out: Vec<(TenantId, Right)> = Vec::new();
-        for (id, t) in &self.tenants {
-            if let Some((kind, seq, since)) = t.members.get(principal) {
+        let plain = |via, seq: Seq, since| Right {
+            principal: principal.clone(),
+            via,
+            since,
+            until: None,
+            evidence: vec![seq],
+        };
+        for id in self.member_of.get(principal).into_iter().flatten() {
+            if let Some((kind, seq, since)) =
+                self.tenants.get(id).and_then(|t| t.members.get(principal))
+            {
+                out.push((id.clone(), plain(Via::Member { kind: *kind }, *seq, *since)));
+            }
+        }
+        let empty = Items::default();
+        let items = self.by_principal.get(principal).unwrap_or(&empty);
+        for id in &items.supported {
+            let initial = self.tenants.get(id).into_iter().flat_map(|t| &t.initial);
+            for (_, role, seq, since) in initial.filter(|(p, ..)| p == principal) {
                 out.push((
                     id.clone(),
-                    Right {
-                        principal: principal.clone(),
-                        via: Via::Member { kind: *kind },
-                        since: *since,
-                        until: None,
-                        evidence: vec![*seq],
-                    },
+                    plain(Via::InitialSupport { role: *role }, *seq, *since),
                 ));
-            }
-            for (p, role, seq, since) in &t.initial {
-                if p == principal {
-                    out.push((
-                        id.clone(),
-                        Right {
-                            principal: p.clone(),
-                            via: Via::InitialSupport { role: *role },
-                            since: *since,
-                            until: None,
-                            evidence: vec![*seq],
-                        },
-                    ));
-                }
             }
         }
         out.extend(
-            self.grant_rights(at)
-                .chain(self.invitation_rights())
-                .filter(|(_, r)| &r.principal == principal)
+            items
+                .grants
+                .iter()
+                .filter_map(|id| self.grant_right(*id, at))
+                .map(|(t, r)| (t.clone(), r)),
+        );
+        out.extend(
+            items
+                .invitations
+                .iter()
+                .filter_map(|id| self.invitation_right(*id))
                 .map(|(t, r)| (t.clone(), r)),
         );
         out.sort_by(|a, b| (&a.0, a.1.evidence.first()).cmp(&(&b.0, b.1.evidence.first())));
         out
     }
 
-    fn grant_rights(&self, at: Timestamp) -> impl Iterator<Item = (&TenantId, Right)> {
-        self.grants.iter().filter_map(move |(id, g)| {
-            let (approved, since, until) = g.approved?;
-            (!g.closed && until > at).then(|| {
-                (
-                    &g.tenant,
-                    Right {
-                        principal: g.grantee.clone(),
-                        via: Via::Grant {
-                            grant: *id,
-                            role: g.role,
-                            scopes: g.scopes.clone(),
-                        },
-                        since,
-                        until: Some(until),
-                        evidence: vec![g.requested, approved],
+    /// The right an approved, unexpired, unrevoked grant gives at `at`.
+    fn grant_right(&self, id: GrantId, at: Timestamp) -> Option<(&TenantId, Right)> {
+        let g = self.grants.get(&id)?;
+        let (approved, since, until) = g.approved?;
+        (!g.closed && until > at).then(|| {
+            (
+                &g.tenant,
+                Right {
+                    principal: g.grantee.clone(),
+                    via: Via::Grant {
+                        grant: id,
+                        role: g.role,
+                        scopes: g.scopes.clone(),
                     },
-                )
-            })
+                    since,
+                    until: Some(until),
+                    evidence: vec![g.requested, approved],
+                },
+            )
         })
     }
 
-    /// Accepted, active, not revoked: a partner has no access before the customer's IT
-    /// admin accepts (HP WXP), a guest none before accepting (ORC).
-    fn invitation_rights(&self) -> impl Iterator<Item = (&TenantId, Right)> {
-        self.invitations.iter().filter_map(|(id, i)| {
-            let (accepted, since) = i.accepted?;
-            (i.active && !i.closed).then(|| {
-                (
-                    &i.tenant,
-                    Right {
-                        principal: i.invitee.clone(),
-                        via: Via::Invitation {
-                            invitation: *id,
-                            kind: i.kind,
-                            scopes: i.scopes.clone(),
-                        },
-                        since,
-                        until: None,
-                        evidence: vec![i.created, accepted],
+    /// The right of an accepted, active, unrevoked invitation: a partner has no access
+    /// before the customer's IT admin accepts (HP WXP), a guest none before accepting (ORC).
+    fn invitation_right(&self, id: InvitationId) -> Option<(&TenantId, Right)> {
+        let i = self.invitations.get(&id)?;
+        let (accepted, since) = i.accepted?;
+        (i.active && !i.closed).then(|| {
+            (
+                &i.tenant,
+                Right {
+                    principal: i.invitee.clone(),
+                    via: Via::Invitation {
+                        invitation: id,
+                        kind: i.kind,
+                        scopes: i.scopes.clone(),
                     },
-                )
-            })
+                    since,
+                    until: None,
+                    evidence: vec![i.created, accepted],
+                },
+            )
         })
     }
 }
