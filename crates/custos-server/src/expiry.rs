@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use custos_core::access::Access;
 use custos_core::policy::{self, Decision};
-use custos_core::{EventId, NewEvent, Payload, PrincipalId, Seq, Timestamp};
+use custos_core::{EventId, NewEvent, Payload, PrincipalId, Timestamp};
 use custos_store::{AppendError, AppendRequest, Clock, ReadError, Store};
 
 /// How often the loop looks for what is due.
@@ -104,16 +104,11 @@ pub async fn run(store: Store, clock: std::sync::Arc<dyn Clock>) {
     }
 }
 
-/// The seq the projection reflects (for tests and metrics).
-pub fn applied(live: &Live) -> Seq {
-    live.access().applied()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use custos_core::vocab::*;
-    use custos_core::{GrantId, SessionId, StreamId, TenantId};
+    use custos_core::{GrantId, Seq, SessionId, StreamId, TenantId};
     use custos_store::{ManualClock, StoreConfig};
     use std::sync::Arc;
 
@@ -233,7 +228,7 @@ mod tests {
         // After a restart (a fresh fold), nothing is due either.
         let mut fresh = Live::default();
         fresh.catch_up(&store).expect("fold");
-        assert_eq!(applied(&fresh), head);
+        assert_eq!(fresh.access().applied(), head);
         assert_eq!(append_due(&mut fresh, &store, later).await.expect("due"), 0);
     }
 }
