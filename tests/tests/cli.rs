@@ -77,6 +77,33 @@ fn demo_verifies_and_its_export_verifies_to_the_same_head() {
         assert!(first.get(field).is_some(), "missing {field}");
     }
     assert_eq!(first["prev_hash"], "0".repeat(64));
+    // Recorded times follow the simulated 90 days: none after now, and not collapsed
+    // into a few groups' times.
+    let now = custos_core::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_micros() as i64,
+    );
+    let times: Vec<custos_core::Timestamp> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["event"]["recorded_at"]
+                .as_str()
+                .expect("time")
+                .parse()
+                .expect("rfc3339")
+        })
+        .collect();
+    assert!(times.iter().all(|t| *t <= now));
+    let distinct: std::collections::BTreeSet<_> = times.iter().collect();
+    assert!(
+        distinct.len() * 2 > times.len(),
+        "{} distinct of {}",
+        distinct.len(),
+        times.len()
+    );
     let o = run(&["verify", "--file", path(&file)]);
     assert_eq!(verified_head(&o), head);
     // The known head is accepted when it matches.

@@ -5,7 +5,7 @@
 //! into its own test binary; `src/main.rs` only calls [`main`].
 
 mod access;
-mod demo;
+pub mod demo;
 mod export;
 mod serve;
 mod verify;

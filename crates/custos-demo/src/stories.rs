@@ -635,8 +635,11 @@ impl Demo {
     pub(crate) fn staff_enrolment(&mut self, i: usize) -> DemoEvent {
         let (id, role) = self.staff[i].clone();
         let ip = self.staff_ip();
-        let training = self.rng.gen_bool(0.9);
-        let mfa = self.rng.gen_bool(0.95);
+        // A fixed share of the support staff (who receive grants: roles 0–2 of the cycle)
+        // lack training (one L1 in three) or MFA (one L2 in four), so that every demo shows
+        // the sessions the policy refuses them.
+        let training = !(i % 10 == 1 && (i / 10) % 3 == 0);
+        let mfa = !(i % 10 == 2 && (i / 10) % 4 == 1);
         let hr = self.staff[0].0.clone();
         self.event(
             self.now,

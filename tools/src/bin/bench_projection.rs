@@ -8,9 +8,8 @@ use std::time::Instant;
 use clap::Parser;
 use custos_core::access::Access;
 use custos_core::{Event, Seq, Timestamp};
-use custos_demo::driver::Driver;
-use custos_demo::{Demo, DemoConfig};
-use custos_store::{AppendRequest, ManualClock, Store, StoreConfig};
+use custos_demo::DemoConfig;
+use custos_store::{ManualClock, Store, StoreConfig};
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Parser)]
@@ -26,37 +25,17 @@ struct Args {
     snapshot_every: u64,
 }
 
+/// The demo through the policy, as `custos demo` writes it.
 fn fill(store: &Store, clock: &ManualClock, events: u64) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let mut driver = Driver::new();
-        let mut pending = std::collections::VecDeque::new();
-        let config = DemoConfig {
-            events,
-            seed: 7,
-            end: Timestamp::from_secs(1_800_000_000),
-            days: 90,
-        };
-        for generated in Demo::new(config) {
-            for a in driver.step(generated) {
-                clock.set(a.at);
-                let req = AppendRequest {
-                    stream: a.decision.stream,
-                    expected: None,
-                    events: a.events,
-                };
-                pending.push_back(store.enqueue(req).await.expect("enqueue"));
-                if pending.len() > 1024 {
-                    if let Some(p) = pending.pop_front() {
-                        p.await.expect("append");
-                    }
-                }
-            }
-        }
-        for p in pending {
-            p.await.expect("append");
-        }
-    });
+    let config = DemoConfig {
+        events,
+        seed: 7,
+        end: Timestamp::from_secs(1_800_000_000),
+        days: 90,
+    };
+    rt.block_on(custos_cli::demo::fill(store, clock, config, false))
+        .expect("fill");
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
