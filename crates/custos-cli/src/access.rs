@@ -22,8 +22,15 @@ pub enum Point {
     AtSeq(Seq),
 }
 
-/// The projection at `point`, the instant it is asked at, and the head it reflects.
-fn fold(store: &Store, point: Point) -> anyhow::Result<(Access, Timestamp, Head)> {
+/// The projection at `point`, the instant it is asked at, and the head it reflects. With
+/// `only`, just that tenant's events are folded, read through the tenant index (enough
+/// for, and identical in, its tenant view; see `Store::tenant_access_at`); otherwise the
+/// whole log from the nearest snapshot.
+fn fold(
+    store: &Store,
+    point: Point,
+    only: Option<&TenantId>,
+) -> anyhow::Result<(Access, Timestamp, Head)> {
     let head = store.head();
     let last = match point {
         Point::Now => head.seq,
@@ -31,32 +38,20 @@ fn fold(store: &Store, point: Point) -> anyhow::Result<(Access, Timestamp, Head)
         Point::AtSeq(s) => s,
         Point::AsOf(t) => Seq(store.first_seq_at(t.plus_micros(1))?.0.saturating_sub(1)),
     };
-    // Start from the latest valid snapshot at or before the point, if any.
-    let (mut access, from) = match store.snapshot_at_or_before(last)? {
-        Some((at, bytes)) => {
-            let access: Access = custos_core::codec::decode_snapshot(&bytes)
-                .with_context(|| format!("snapshot at seq {}", at.seq))?;
-            (access, at.seq.next())
-        }
-        None => (Access::default(), Seq(1)),
+    let access = match only {
+        Some(tenant) => store.tenant_access_at(tenant, last)?,
+        None => store.access_at(last)?,
     };
-    let mut last_time = None;
-    for stored in store.range(from, last) {
-        let event = stored?.event()?;
-        last_time = Some(event.recorded_at);
-        access.apply(&event);
-    }
-    if last_time.is_none() && last.0 > 0 {
-        last_time = store
-            .get(last)?
-            .map(|e| e.event())
-            .transpose()?
-            .map(|e| e.recorded_at);
-    }
     let at = match point {
         Point::Now => SystemClock.now(),
         Point::AsOf(t) => t,
-        Point::AtSeq(_) => last_time.unwrap_or(Timestamp(0)),
+        Point::AtSeq(_) if last == Seq::ZERO => Timestamp(0),
+        Point::AtSeq(_) => {
+            let stored = store
+                .get(last)?
+                .with_context(|| format!("no event at seq {last}"))?;
+            stored.event()?.recorded_at
+        }
     };
     let hash = store
         .hash_at(last)?
@@ -85,7 +80,7 @@ fn answer<T: Serialize>(at: Timestamp, head: Head, body: T) -> Answer<T> {
 pub fn tenants(data: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let store = Store::open(data, StoreConfig::default())?;
-    let (access, at, head) = fold(&store, Point::Now)?;
+    let (access, at, head) = fold(&store, Point::Now, None)?;
     #[derive(Serialize)]
     struct Row<'a> {
         tenant: &'a TenantId,
@@ -144,7 +139,11 @@ pub fn access(
 ) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let store = Store::open(data, StoreConfig::default())?;
-    let (access, at, head) = fold(&store, point)?;
+    let only = match &subject {
+        Subject::Tenant(t) => Some(t),
+        Subject::Principal(_) => None,
+    };
+    let (access, at, head) = fold(&store, point, only)?;
     let rows: Vec<(TenantId, Right)> = match &subject {
         Subject::Tenant(t) => {
             let Some(view) = access.tenant(t, at) else {
@@ -312,6 +311,8 @@ pub fn snapshot(data: &Path, every: u64) -> anyhow::Result<ExitCode> {
         let stored = stored?;
         access.apply(&stored.event()?);
         if stored.seq.0 % every == 0 || stored.seq == head.seq {
+            // Queries only: what is closed for good is left out (see `Access::compact`).
+            access.compact();
             let bytes = custos_core::codec::encode_snapshot(&access)?;
             store.put_snapshot(
                 Head {

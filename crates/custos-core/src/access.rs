@@ -232,6 +232,16 @@ impl Due {
     pub(crate) const FIRST: Due = Due::Session(SessionId(0));
 }
 
+impl Items {
+    fn is_empty(&self) -> bool {
+        self.grants.is_empty()
+            && self.invitations.is_empty()
+            && self.consents.is_empty()
+            && self.sessions.is_empty()
+            && self.supported.is_empty()
+    }
+}
+
 impl Access {
     /// The last seq folded in.
     pub fn applied(&self) -> Seq {
@@ -570,6 +580,36 @@ impl Access {
             | Payload::ReviewRecorded { .. }
             | Payload::AttemptRejected { .. } => {}
         }
+    }
+
+    /// Drops what can never give access again: closed grants, invitations and consents,
+    /// ended sessions. Every later answer of [`Access::tenant`], [`Access::access_list`]
+    /// and the deadlines [`crate::policy::due`] reads stay the same, and folding later
+    /// events into the compacted state gives the same answers as folding them into the
+    /// whole one (an event about a dropped item changes nothing either way: the policy
+    /// never accepts a step on a closed item). This is what a snapshot for *queries*
+    /// keeps, so its size follows what is open rather than all history; the policy
+    /// itself decides on the whole state, where a closed item still earns a precise
+    /// refusal.
+    pub fn compact(&mut self) {
+        self.grants.retain(|_, g| !g.closed);
+        self.invitations.retain(|_, i| !i.closed);
+        self.consents.retain(|_, (_, _, closed)| !*closed);
+        self.sessions.retain(|_, s| !s.ended);
+        let (grants, invitations) = (&self.grants, &self.invitations);
+        let (consents, sessions) = (&self.consents, &self.sessions);
+        for items in self
+            .by_tenant
+            .values_mut()
+            .chain(self.by_principal.values_mut())
+        {
+            items.grants.retain(|id| grants.contains_key(id));
+            items.invitations.retain(|id| invitations.contains_key(id));
+            items.consents.retain(|id| consents.contains_key(id));
+            items.sessions.retain(|id| sessions.contains_key(id));
+        }
+        self.by_tenant.retain(|_, items| !items.is_empty());
+        self.by_principal.retain(|_, items| !items.is_empty());
     }
 
     /// Who can enter `tenant` at `at`, and why; `None` if the tenant does not exist.

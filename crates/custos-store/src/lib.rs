@@ -38,6 +38,7 @@ mod clock;
 mod error;
 mod index;
 mod keys;
+mod project;
 mod store;
 mod verify;
 mod writer;
