@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -436,10 +435,7 @@ fn serve(dir: &Path) -> (std::process::Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
+    let line = common::listening_line(&mut child);
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -692,17 +688,18 @@ async fn the_server_ends_an_overdue_session_once() {
     let client = reqwest::Client::new();
     let (child, url) = serve(dir.path());
     let mut seq = head_seq(&client, &url).await;
+    // Seq 2 is the first start's admin token; seq 3 the automatic end.
     for _ in 0..100 {
-        if seq > 1 {
+        if seq > 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         seq = head_seq(&client, &url).await;
     }
-    assert_eq!(seq, 2, "the overdue session's end was recorded");
+    assert_eq!(seq, 3, "the overdue session's end was recorded");
     stop(child);
 
-    // The second event is the automatic end, by custos itself.
+    // The last event is the automatic end, by custos itself.
     let file = dir.path().join("e.jsonl");
     assert!(
         run(&["export", "--data", path(dir.path()), "--out", path(&file)])
@@ -721,7 +718,7 @@ async fn the_server_ends_an_overdue_session_once() {
     // Restarted, the server finds nothing more to record.
     let (child, url) = serve(dir.path());
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(head_seq(&client, &url).await, 2);
+    assert_eq!(head_seq(&client, &url).await, 3);
     stop(child);
 }
 

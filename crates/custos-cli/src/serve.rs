@@ -13,17 +13,36 @@ pub fn run(data: &Path, listen: &str) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        let state = AppState::new(store);
+        if let Some((secret, path)) = custos_server::tokens::bootstrap(&state.store, &state.live)
+            .await
+            .map_err(|p| anyhow::anyhow!("cannot issue the first admin token: {}", p.detail))?
+        {
+            // Shown once; the log keeps only its hash.
+            say(&format!(
+                "custos: first start: admin token {secret} (also in {}, mode 0600)",
+                path.display()
+            ));
+        }
         let addr = listener.local_addr()?;
-        let head = store.head();
-        // Tests and scripts read this line to learn the port.
-        println!(
+        let head = state.store.head();
+        // Tests and scripts read this line to learn the port; the admin token file
+        // exists by then.
+        say(&format!(
             "custos listening on http://{addr} (data {}, head {head})",
             data.display()
-        );
-        custos_server::serve(listener, AppState { store }, shutdown_signal()).await?;
+        ));
+        custos_server::serve(listener, state, shutdown_signal()).await?;
         eprintln!("custos: stopped, log flushed");
         Ok(())
     })
+}
+
+/// Prints a line; a closed stdout does not stop a server.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 async fn shutdown_signal() {

@@ -578,7 +578,9 @@ impl Access {
             Payload::SessionAction { .. }
             | Payload::CustomerNotified { .. }
             | Payload::ReviewRecorded { .. }
-            | Payload::AttemptRejected { .. } => {}
+            | Payload::AttemptRejected { .. }
+            | Payload::TokenIssued { .. }
+            | Payload::TokenRevoked { .. } => {}
         }
     }
 

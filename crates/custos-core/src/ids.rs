@@ -265,6 +265,11 @@ ulid_id!(
     ReviewId,
     "review id"
 );
+ulid_id!(
+    /// One API token (its secret is never stored, only its hash).
+    TokenId,
+    "token id"
+);
 
 #[cfg(test)]
 mod tests {

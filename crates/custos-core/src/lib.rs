@@ -40,7 +40,7 @@ pub use chain::Digest;
 pub use event::{Event, NewEvent};
 pub use ids::{
     ConsentId, CorrelationId, EventId, GrantId, IdError, InvitationId, PrincipalId, ReviewId, Seq,
-    SessionId, StreamId, TenantId,
+    SessionId, StreamId, TenantId, TokenId,
 };
 pub use payload::{EventKind, InitialSupport, Payload, UnknownKind};
 pub use time::Timestamp;

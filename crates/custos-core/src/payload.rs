@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::vocab::*;
 use crate::{
-    ConsentId, GrantId, InvitationId, PrincipalId, ReviewId, SessionId, TenantId, Timestamp,
+    ConsentId, Digest, GrantId, InvitationId, PrincipalId, ReviewId, SessionId, TenantId,
+    Timestamp, TokenId,
 };
 
 /// A support user attached when the account is created (Workiva: only the CSM and the
@@ -379,6 +380,26 @@ pub enum Payload {
         /// The refusal, as the caller was told.
         reason: String,
     },
+
+    // ----- API tokens -----
+    /// An API token was issued; only the BLAKE3 hash of its secret is recorded.
+    TokenIssued {
+        /// The token.
+        token: TokenId,
+        /// The principal every event recorded with it is attributed to.
+        principal: PrincipalId,
+        /// What it may do.
+        role: ApiRole,
+        /// For a tenant admin: the one account it sees.
+        tenant: Option<TenantId>,
+        /// BLAKE3 of the secret.
+        secret_hash: Digest,
+    },
+    /// An API token was revoked.
+    TokenRevoked {
+        /// The token.
+        token: TokenId,
+    },
 }
 
 /// The payload's variant without its data: indexable, filterable, printable.
@@ -415,11 +436,13 @@ pub enum EventKind {
     CustomerNotified,
     ReviewRecorded,
     AttemptRejected,
+    TokenIssued,
+    TokenRevoked,
 }
 
 impl EventKind {
     /// Every kind, in code order.
-    pub const ALL: [EventKind; 29] = {
+    pub const ALL: [EventKind; 31] = {
         use EventKind::*;
         [
             TenantCreated,
@@ -451,6 +474,8 @@ impl EventKind {
             CustomerNotified,
             ReviewRecorded,
             AttemptRejected,
+            TokenIssued,
+            TokenRevoked,
         ]
     };
 
@@ -470,7 +495,7 @@ impl EventKind {
     }
 }
 
-const NAMES: [&str; 29] = [
+const NAMES: [&str; 31] = [
     "tenant_created",
     "onboarding_opened",
     "onboarding_closed",
@@ -500,6 +525,8 @@ const NAMES: [&str; 29] = [
     "customer_notified",
     "review_recorded",
     "attempt_rejected",
+    "token_issued",
+    "token_revoked",
 ];
 
 impl std::fmt::Display for EventKind {
@@ -558,6 +585,8 @@ impl Payload {
             P::CustomerNotified { .. } => EventKind::CustomerNotified,
             P::ReviewRecorded { .. } => EventKind::ReviewRecorded,
             P::AttemptRejected { .. } => EventKind::AttemptRejected,
+            P::TokenIssued { .. } => EventKind::TokenIssued,
+            P::TokenRevoked { .. } => EventKind::TokenRevoked,
         }
     }
 
@@ -565,7 +594,11 @@ impl Payload {
     pub fn tenant(&self) -> Option<&TenantId> {
         use Payload as P;
         match self {
-            P::StaffEnrolled { .. } | P::StaffUpdated { .. } => None,
+            // A token is the ledger's own business, not the account's.
+            P::StaffEnrolled { .. }
+            | P::StaffUpdated { .. }
+            | P::TokenIssued { .. }
+            | P::TokenRevoked { .. } => None,
             P::ReviewRecorded { tenant, .. } | P::AttemptRejected { tenant, .. } => tenant.as_ref(),
             P::TenantCreated { tenant, .. }
             | P::OnboardingOpened { tenant }

@@ -5,6 +5,62 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What an API token may do (docs/api.md has the matrix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiRole {
+    /// Everything, including tokens.
+    Admin,
+    /// A service recording commands as its principal.
+    Writer,
+    /// Reads everything, verifies, exports (compliance).
+    Reviewer,
+    /// Support leads: findings and reviews, reads everything.
+    Lead,
+    /// A customer's admin: one tenant's access and audit log; revokes its support users
+    /// and consents; sees nothing of other tenants.
+    TenantAdmin,
+    /// Reads event streams.
+    Subscriber,
+}
+
+impl ApiRole {
+    /// Every role.
+    pub const ALL: [ApiRole; 6] = [
+        ApiRole::Admin,
+        ApiRole::Writer,
+        ApiRole::Reviewer,
+        ApiRole::Lead,
+        ApiRole::TenantAdmin,
+        ApiRole::Subscriber,
+    ];
+
+    /// The name used in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiRole::Admin => "admin",
+            ApiRole::Writer => "writer",
+            ApiRole::Reviewer => "reviewer",
+            ApiRole::Lead => "lead",
+            ApiRole::TenantAdmin => "tenant-admin",
+            ApiRole::Subscriber => "subscriber",
+        }
+    }
+}
+
+impl std::str::FromStr for ApiRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ApiRole::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = ApiRole::ALL.iter().map(|r| r.name()).collect();
+                format!("unknown role {s:?}; roles are {}", names.join(", "))
+            })
+    }
+}
+
 /// A vendor staff member's role (Workiva, 4logist, Teamleader).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

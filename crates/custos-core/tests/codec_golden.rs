@@ -211,6 +211,14 @@ fn samples() -> Vec<Event> {
             subject: Some(p("staff:ana")),
             reason: "the approver is the grantee".into(),
         },
+        Payload::TokenIssued {
+            token: TokenId(15),
+            principal: p("svc:helpdesk"),
+            role: ApiRole::TenantAdmin,
+            tenant: Some(t.clone()),
+            secret_hash: Digest([7; 32]),
+        },
+        Payload::TokenRevoked { token: TokenId(15) },
     ];
     payloads
         .into_iter()

@@ -345,6 +345,8 @@ pub fn command_for(e: &NewEvent) -> Option<(PrincipalId, Command)> {
             })
         }
         P::AttemptRejected { .. }
+        | P::TokenIssued { .. }
+        | P::TokenRevoked { .. }
         | P::AccessExpired { .. }
         | P::ConsentExpired { .. }
         | P::InvitationExpired { .. } => return None,

@@ -6,39 +6,14 @@
 
 use std::time::Duration;
 
-use custos_core::access::Access;
 use custos_core::policy::{self, Decision};
 use custos_core::{EventId, NewEvent, Payload, PrincipalId, Timestamp};
-use custos_store::{AppendError, AppendRequest, Clock, ReadError, Store};
+use custos_store::{AppendError, AppendRequest, Clock, Store};
+
+use crate::live::{Live, SharedLive};
 
 /// How often the loop looks for what is due.
 pub const TICK: Duration = Duration::from_secs(1);
-
-/// The projection, kept up to date with the log.
-#[derive(Debug, Default)]
-pub struct Live {
-    access: Access,
-}
-
-impl Live {
-    /// Folds every event after the last one folded, up to the head.
-    pub fn catch_up(&mut self, store: &Store) -> Result<(), ReadError> {
-        let head = store.head().seq;
-        let from = self.access.applied().next();
-        if from > head {
-            return Ok(());
-        }
-        for stored in store.range(from, head) {
-            self.access.apply(&stored?.event()?);
-        }
-        Ok(())
-    }
-
-    /// The projection.
-    pub fn access(&self) -> &Access {
-        &self.access
-    }
-}
 
 /// A stable id for the expiry a decision records: the same item always gets the same id.
 fn expiry_id(decision: &Decision) -> EventId {
@@ -85,12 +60,12 @@ pub async fn append_due(
 }
 
 /// Runs the loop until the store refuses appends (closed or failed).
-pub async fn run(store: Store, clock: std::sync::Arc<dyn Clock>) {
-    let mut live = Live::default();
+pub async fn run(store: Store, live: SharedLive, clock: std::sync::Arc<dyn Clock>) {
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        let mut live = live.lock().await;
         if let Err(e) = live.catch_up(&store) {
             tracing::error!(error = %e, "expiry loop: cannot read the log");
             continue;

@@ -1,32 +1,85 @@
 //! custos-server: the HTTP face of the ledger (axum).
 //!
-//! For now: health and the head, and the expiry loop ([`expiry`]) that records what lapses
-//! by itself. The full API (commands, queries, audit windows,
-//! authentication) arrives with issue 4; its shape is fixed here already: a router built
-//! by [`app`] from an [`AppState`] so that tests can drive it without a socket, and every
-//! error answered as `application/problem+json` (RFC 9457) by [`Problem`].
+//! A router built by [`app`] from an [`AppState`] (so that tests can drive it without a
+//! socket): health and the head, the command endpoints ([`commands`]), the queries
+//! ([`queries`]), API tokens ([`tokens`], [`auth`]), and the expiry loop ([`expiry`]) that
+//! records what lapses by itself. The in-memory projection and tokens are in [`live`].
+//! Every error is answered as `application/problem+json` (RFC 9457) by [`Problem`].
 //!
 //! Error policy: a client gets a stable `type`, a short `title`, the HTTP `status` and a
-//! `detail` it can act on; internal details are logged in the request's span and never
-//! sent.
+//! `detail` it can act on; internal details are logged and never sent.
 
+pub mod auth;
+pub mod commands;
 pub mod expiry;
+pub mod live;
+pub mod queries;
+pub mod tokens;
 
 use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use custos_store::Store;
+use custos_core::policy::PolicyConfig;
+use custos_store::{Clock, Store, SystemClock};
 use serde::Serialize;
+
+use crate::live::SharedLive;
+
+/// The largest request body accepted (413 beyond).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Settings of a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The policy's limits.
+    pub policy: PolicyConfig,
+    /// The clock commands are decided at.
+    pub clock: Arc<dyn Clock>,
+    /// A reverse proxy whose `X-Forwarded-For` is believed for the source IP.
+    pub trusted_proxy: Option<IpAddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            policy: PolicyConfig::default(),
+            clock: Arc::new(SystemClock),
+            trusted_proxy: None,
+        }
+    }
+}
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The log.
     pub store: Store,
+    /// The projection and the tokens, folded from the log.
+    pub live: SharedLive,
+    /// Settings.
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// A server's state over `store` with default settings.
+    pub fn new(store: Store) -> AppState {
+        AppState::with_config(store, Config::default())
+    }
+
+    /// A server's state over `store`.
+    pub fn with_config(store: Store, config: Config) -> AppState {
+        AppState {
+            store,
+            live: SharedLive::default(),
+            config: Arc::new(config),
+        }
+    }
 }
 
 /// The application's routes.
@@ -35,7 +88,11 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/head", get(head))
+        .merge(commands::routes())
+        .merge(queries::routes())
+        .merge(tokens::routes())
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
@@ -49,11 +106,15 @@ pub async fn serve(
     let store = state.store.clone();
     let expiries = tokio::spawn(expiry::run(
         store.clone(),
-        std::sync::Arc::new(custos_store::SystemClock),
+        state.live.clone(),
+        state.config.clock.clone(),
     ));
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     expiries.abort();
     store.close().await;
     Ok(())
@@ -109,6 +170,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request, precisely.
     pub detail: String,
+    /// For a policy refusal: the rule's id (docs/policy.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 impl Problem {
@@ -119,7 +183,50 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("error").to_owned(),
             status: status.as_u16(),
             detail: detail.into(),
+            rule: None,
         }
+    }
+
+    /// 404, saying what was not found (and nothing about other tenants).
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", detail)
+    }
+
+    /// 422: the policy refused, by `rule`; the refusal is recorded in the log.
+    pub fn refusal(rule: &str, reason: &str) -> Problem {
+        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "policy-refusal", reason);
+        p.rule = Some(rule.to_owned());
+        p
+    }
+
+    /// 500: logged in full, answered without details.
+    pub fn internal(e: &dyn std::fmt::Display) -> Problem {
+        tracing::error!(error = %e, "internal error");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it was logged",
+        )
+    }
+
+    /// 503: the log refuses writes.
+    pub fn unavailable(e: &dyn std::fmt::Display) -> Problem {
+        tracing::error!(error = %e, "append refused");
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "the log refuses writes (closed, or after a storage error); nothing was recorded",
+        )
+    }
+
+    /// 400/413/415 from a JSON body the extractor refused.
+    pub fn from_json(e: axum::extract::rejection::JsonRejection) -> Problem {
+        let slug = match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => "body-too-large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+            _ => "malformed-json",
+        };
+        Problem::new(e.status(), slug, e.body_text())
     }
 }
 
@@ -147,7 +254,7 @@ mod tests {
     async fn head_and_unknown_routes() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(dir.path(), custos_store::StoreConfig::default()).expect("open");
-        let app = app(AppState { store });
+        let app = app(AppState::new(store));
         let res = app
             .clone()
             .oneshot(Request::get("/v1/head").body(Body::empty()).expect("req"))

@@ -475,6 +475,13 @@ impl Store {
         self.inner.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Where the event with this id was appended, if it was (a client's retry finds its
+    /// first answer this way).
+    pub fn seq_of_event(&self, id: custos_core::EventId) -> Result<Option<Seq>, ReadError> {
+        let seq = self.index().seq_of(&self.inner.tree, id)?;
+        Ok(seq.filter(|s| *s <= self.head().seq))
+    }
+
     /// A stream's events from `from_version` on, in order.
     pub fn read_stream(
         &self,

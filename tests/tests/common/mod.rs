@@ -48,3 +48,22 @@ pub fn verified_head(o: &Output) -> String {
     );
     out.trim().rsplit(' ').next().expect("head").to_owned()
 }
+
+/// Reads a `custos serve` child's stdout up to its "listening" line (after the first
+/// start's admin-token line, if any) and keeps draining the rest on a thread.
+pub fn listening_line(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if out.read_line(&mut line).expect("read") == 0 {
+            panic!("custos serve exited before listening");
+        }
+        if line.contains(" listening on ") {
+            break;
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    line
+}

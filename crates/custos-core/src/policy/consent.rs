@@ -7,7 +7,8 @@ use crate::vocab::{Channel, Scope};
 use crate::{ConsentId, Payload, PrincipalId, TenantId, Timestamp};
 
 /// Commands about consent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConsentCommand {
     /// A customer admin (the actor) consents.
     Give {

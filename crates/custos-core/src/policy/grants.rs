@@ -5,7 +5,8 @@ use crate::vocab::{RevokedBy, Scope, StaffRole};
 use crate::{GrantId, Payload, PrincipalId, TenantId};
 
 /// Commands about grants.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum GrantCommand {
     /// Ask access for a staff member; the actor is the requester.
     Request {

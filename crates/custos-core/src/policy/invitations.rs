@@ -7,7 +7,8 @@ use crate::vocab::{InvitationKind, InvitationScope, ProfileKind, StaffRole};
 use crate::{InvitationId, Payload, PrincipalId, TenantId, Timestamp};
 
 /// Commands about invitations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum InvitationCommand {
     /// Invite a guest or contact (a customer admin) or offer a partner's management (the
     /// partner admin): status pending.
@@ -22,7 +23,8 @@ pub enum InvitationCommand {
 }
 
 /// A new invitation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub struct Invite {
     /// The new invitation's id.
     pub invitation: InvitationId,
@@ -39,7 +41,8 @@ pub struct Invite {
 }
 
 /// A step in an invitation's lifecycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum InvitationChange {
     /// Send a pending invitation.
     Send,

@@ -6,7 +6,8 @@ use crate::vocab::{ReviewOutcome, ReviewSubject, StaffRole};
 use crate::{Payload, ReviewId, TenantId};
 
 /// Commands about reviews.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ReviewCommand {
     /// A support lead records a review.
     Record {

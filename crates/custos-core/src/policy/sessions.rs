@@ -9,7 +9,8 @@ use crate::vocab::{
 use crate::{ConsentId, GrantId, Payload, SessionId, TenantId};
 
 /// Commands about sessions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SessionCommand {
     /// Start a session; the actor is the staff member.
     Start(StartSession),
@@ -41,7 +42,8 @@ pub enum SessionCommand {
 }
 
 /// What a session is started with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub struct StartSession {
     /// The new session's id.
     pub session: SessionId,

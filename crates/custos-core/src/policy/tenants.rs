@@ -5,7 +5,8 @@ use crate::vocab::{ProfileKind, StaffRole};
 use crate::{InitialSupport, Payload, PrincipalId, StreamId, TenantId};
 
 /// Commands about accounts and staff.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum TenantCommand {
     /// Create a customer account with its admins and initial support users.
     Create {
