@@ -1,0 +1,424 @@
+//! The HTTP API end to end, on the real binary: tokens from the first start, a grant's
+//! story through the policy, refusals recorded, idempotent retries, conditional appends,
+//! a tenant admin's isolation, and every kind of bad input answered as a problem.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+
+struct Server {
+    child: std::process::Child,
+    url: String,
+    client: Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path) -> Server {
+    let mut child = common::custos()
+        .args([
+            "serve",
+            "--data",
+            dir.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let line = common::listening_line(&mut child);
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("address")
+        .to_owned();
+    Server {
+        child,
+        url,
+        client: Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+    }
+}
+
+impl Server {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value, String) {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("send");
+        let status = res.status();
+        let ctype = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+            .unwrap_or_default();
+        let text = res.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, value, ctype)
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let (s, v, _) = self
+            .call(Method::POST, path, Some(token), Some(body), &[])
+            .await;
+        (s, v)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.call(Method::GET, path, Some(token), None, &[]).await;
+        (s, v)
+    }
+
+    async fn token(
+        &self,
+        admin: &str,
+        role: &str,
+        principal: &str,
+        tenant: Option<&str>,
+    ) -> (String, String) {
+        let (s, v) = self
+            .post(
+                "/v1/tokens",
+                admin,
+                json!({"role": role, "principal": principal, "tenant": tenant}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        (
+            v["secret"].as_str().expect("secret").to_owned(),
+            v["token"].as_str().expect("id").to_owned(),
+        )
+    }
+
+    async fn head(&self) -> u64 {
+        let (_, v, _) = self.call(Method::GET, "/v1/head", None, None, &[]).await;
+        v["seq"].as_u64().expect("seq")
+    }
+
+    async fn last_event(&self, token: &str) -> Value {
+        let head = self.head().await;
+        let (s, v) = self.get(&format!("/v1/events?from={head}"), token).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["events"][0].clone()
+    }
+}
+
+fn assert_problem(status: StatusCode, v: &Value, expected: StatusCode, kind: &str) {
+    assert_eq!(status, expected, "{v}");
+    assert_eq!(v["status"], expected.as_u16(), "{v}");
+    assert_eq!(
+        v["type"],
+        format!("https://custos.dev/problems/{kind}"),
+        "{v}"
+    );
+    assert!(!v["detail"].as_str().unwrap_or("").is_empty(), "{v}");
+}
+
+#[tokio::test]
+async fn a_grant_story_over_http_with_refusals_retries_isolation_and_bad_input() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path());
+    let file = dir.path().join("admin.token");
+    let admin = std::fs::read_to_string(&file)
+        .expect("admin token")
+        .trim()
+        .to_owned();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The log holds the token's hash, never the secret.
+    let issued = server.last_event(&admin).await;
+    assert_eq!(issued["payload"]["token_issued"]["role"], "admin");
+    assert!(!issued.to_string().contains(&admin));
+
+    // Staff, each with a writer token of their own: the actor comes from the token.
+    for (staff, role) in [
+        ("staff:csd", "csd"),
+        ("staff:csm", "csm"),
+        ("staff:ana", "support_l2"),
+    ] {
+        let (s, v) = server
+            .post("/v1/staff", &admin, json!({"staff": staff, "name": staff, "roles": [role], "mfa": true, "sso": true, "training_completed": true}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (csd, _) = server.token(&admin, "writer", "staff:csd", None).await;
+    let (csm, _) = server.token(&admin, "writer", "staff:csm", None).await;
+    let (ana, _) = server.token(&admin, "writer", "staff:ana", None).await;
+    let (reviewer, reviewer_id) = server.token(&admin, "reviewer", "audit:kim", None).await;
+    let (acme_admin, _) = server
+        .token(&admin, "tenant-admin", "user:acme/admin", Some("acme"))
+        .await;
+
+    for t in ["acme", "beta"] {
+        let (s, v) = server
+            .post("/v1/tenants", &csd, json!({"tenant": t, "name": t, "admins": [format!("user:{t}/admin")], "initial_support": [{"staff": "staff:csm", "role": "csm"}]}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        assert_eq!(v["ids"]["tenant"], t);
+    }
+    // Only the CSD creates accounts: refused, recorded with the rule.
+    let (s, v) = server
+        .post("/v1/tenants", &ana, json!({"tenant": "gamma", "name": "g", "admins": ["user:gamma/admin"], "initial_support": []}))
+        .await;
+    assert_problem(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "policy-refusal");
+    assert_eq!(v["rule"], "tenant.creator");
+    let rejected = server.last_event(&admin).await;
+    assert_eq!(
+        rejected["payload"]["attempt_rejected"]["rule"],
+        "tenant.creator"
+    );
+    assert_eq!(rejected["actor"], "staff:ana");
+
+    // A grant request, retried with the same idempotency key: one event, one answer.
+    let request = json!({"tenant": "acme", "grantee": "staff:ana", "role": "support_l2", "scopes": ["view"], "reason": "ticket 42", "ttl_secs": 3600});
+    let (s1, first, _) = server
+        .call(
+            Method::POST,
+            "/v1/grants",
+            Some(&csm),
+            Some(request.clone()),
+            &[("idempotency-key", "req-1")],
+        )
+        .await;
+    assert_eq!(s1, StatusCode::CREATED, "{first}");
+    let head = server.head().await;
+    let (s2, again, _) = server
+        .call(
+            Method::POST,
+            "/v1/grants",
+            Some(&csm),
+            Some(request),
+            &[("idempotency-key", "req-1")],
+        )
+        .await;
+    assert_eq!(s2, StatusCode::CREATED);
+    assert_eq!(first, again, "a retry returns the first answer");
+    assert_eq!(server.head().await, head, "and appends nothing");
+    let grant = first["ids"]["grant"].as_str().expect("grant id").to_owned();
+
+    // Two-person rule: the requester cannot approve.
+    let (s, v) = server
+        .post(&format!("/v1/grants/{grant}/approve"), &csm, json!({}))
+        .await;
+    assert_problem(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "policy-refusal");
+    assert_eq!(v["rule"], "grant.self-approval");
+    // A conditional append on a stale version is a conflict, and records nothing.
+    let head = server.head().await;
+    let (s, v, _) = server
+        .call(
+            Method::POST,
+            &format!("/v1/grants/{grant}/approve"),
+            Some(&csd),
+            None,
+            &[("if-match", "7")],
+        )
+        .await;
+    assert_problem(s, &v, StatusCode::CONFLICT, "conflict");
+    assert_eq!(server.head().await, head);
+    let (s, v) = server
+        .post(&format!("/v1/grants/{grant}/approve"), &csd, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["events"][0]["kind"], "access_approved");
+
+    // The session on the grant; the reviewer sees who can enter acme and why.
+    let (s, v) = server
+        .post("/v1/sessions", &ana, json!({"tenant": "acme", "grant": grant, "target": {"user": "user:acme/admin"}, "mode": "view_only", "supervision": "unsupervised", "reason": "check a setting", "ticket_link": "https://help.example/42"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let session = v["ids"]["session"].as_str().expect("session").to_owned();
+    let (s, v) = server
+        .get("/v1/tenants/acme/access?explain=true", &reviewer)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let right = v["rights"]
+        .as_array()
+        .expect("rights")
+        .iter()
+        .find(|r| r["principal"] == "staff:ana")
+        .expect("ana can enter acme")
+        .clone();
+    let approval = right["evidence"][1].as_u64().expect("approval seq");
+    assert_eq!(v["evidence"][approval.to_string()]["actor"], "staff:csd");
+    assert_eq!(
+        v["evidence"][approval.to_string()]["kind"],
+        "access_approved"
+    );
+    assert_eq!(v["open_sessions"][0]["session"], session);
+    // Just before the approval, ana could not enter acme; before acme, nothing existed.
+    let (s, v) = server
+        .get(
+            &format!("/v1/tenants/acme/access?at_seq={}", approval - 1),
+            &reviewer,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["seq"], approval - 1);
+    assert!(!v["rights"].to_string().contains("staff:ana"), "{v}");
+    let (s, v) = server
+        .get("/v1/tenants/acme/access?at_seq=3", &reviewer)
+        .await;
+    assert_problem(s, &v, StatusCode::NOT_FOUND, "not-found");
+
+    // The tenant admin sees acme only; another tenant and no tenant look the same.
+    let (s, v) = server.get("/v1/tenants/acme/access", &acme_admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s_other, other) = server.get("/v1/tenants/beta/access", &acme_admin).await;
+    let (s_none, none) = server.get("/v1/tenants/nope/access", &acme_admin).await;
+    assert_problem(s_other, &other, StatusCode::NOT_FOUND, "not-found");
+    assert_problem(s_none, &none, StatusCode::NOT_FOUND, "not-found");
+    let (s, v) = server.get("/v1/tenants", &acme_admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["tenants"].as_array().expect("tenants").len(), 1, "{v}");
+    let (s, v) = server.get("/v1/events", &acme_admin).await;
+    assert_problem(s, &v, StatusCode::FORBIDDEN, "forbidden");
+    // ... ends the session in its account and revokes the grant.
+    let (s, v) = server
+        .post(
+            &format!("/v1/sessions/{session}/end"),
+            &acme_admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = server
+        .post(
+            &format!("/v1/grants/{grant}/revoke"),
+            &acme_admin,
+            json!({"reason": "done"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(server.last_event(&admin).await["actor"], "user:acme/admin");
+    // A writer may not issue tokens.
+    let (s, v) = server
+        .post(
+            "/v1/tokens",
+            &csd,
+            json!({"role": "admin", "principal": "staff:csd"}),
+        )
+        .await;
+    assert_problem(s, &v, StatusCode::FORBIDDEN, "forbidden");
+
+    // Bad input: each a problem document, nothing appended.
+    let head = server.head().await;
+    let (s, v, ctype) = server
+        .call(
+            Method::POST,
+            "/v1/grants",
+            Some(&csm),
+            None,
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!(ctype, "application/problem+json");
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "invalid-field");
+    let res = server
+        .client
+        .post(format!("{}/v1/staff", server.url))
+        .bearer_auth(&admin)
+        .body("{\"staff\": \"staff:x\",")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let v: Value = res.json().await.expect("json");
+    assert_problem(
+        StatusCode::BAD_REQUEST,
+        &v,
+        StatusCode::BAD_REQUEST,
+        "malformed-json",
+    );
+    assert!(
+        v["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("line 1 column"),
+        "{v}"
+    );
+    let (s, v) = server
+        .post("/v1/staff", &admin, json!({"staff": "staff:x", "name": "x", "roles": ["csm"], "mfa": true, "sso": true, "training_completed": true, "colour": "red"}))
+        .await;
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "unknown-field");
+    assert!(
+        v["detail"].as_str().expect("detail").contains("colour"),
+        "{v}"
+    );
+    let (s, v) = server
+        .get("/v1/tenants/acme/access?as_of=yesterday", &reviewer)
+        .await;
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "bad-timestamp");
+    let (s, v, _) = server
+        .call(Method::GET, "/v1/tenants/acme/access", None, None, &[])
+        .await;
+    assert_problem(s, &v, StatusCode::UNAUTHORIZED, "unauthorized");
+    let huge = json!({"staff": "staff:y", "name": "y".repeat(100_000), "roles": ["csm"], "mfa": true, "sso": true, "training_completed": true});
+    let (s, v) = server.post("/v1/staff", &admin, huge).await;
+    assert_problem(s, &v, StatusCode::PAYLOAD_TOO_LARGE, "body");
+    let (s, v) = server.get("/v1/nothing-here", &admin).await;
+    assert_problem(s, &v, StatusCode::NOT_FOUND, "not-found");
+    assert_eq!(server.head().await, head, "bad input appended nothing");
+
+    // A revoked token is refused.
+    let (s, _, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/v1/tokens/{reviewer_id}"),
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = server.get("/v1/tenants", &reviewer).await;
+    assert_problem(s, &v, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // Restarted, the server knows the same tokens (they are folded from the log) and
+    // issues no new admin token.
+    drop(server);
+    let server = start(dir.path());
+    let (s, v) = server.get("/v1/tenants", &csd).await;
+    assert_problem(s, &v, StatusCode::FORBIDDEN, "forbidden");
+    let (s, v) = server.get("/v1/tokens", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["tokens"].as_array().expect("tokens").len(), 6, "{v}");
+    let o = common::run(&["verify", "--data", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the running server holds the lock"
+    );
+    drop(server);
+    let o = common::run(&["verify", "--data", dir.path().to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+}
