@@ -24,24 +24,7 @@ impl Drop for Server {
 }
 
 fn start(dir: &Path) -> Server {
-    let mut child = common::custos()
-        .args([
-            "serve",
-            "--data",
-            dir.to_str().expect("utf-8"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let line = common::listening_line(&mut child);
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("address")
-        .to_owned();
+    let (child, url) = common::serve(dir);
     Server {
         child,
         url,

@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine;
@@ -429,19 +428,7 @@ fn bad_arguments_and_missing_files_exit_2_with_a_message() {
 
 /// Starts `custos serve` on a free port; returns the child and its base URL.
 fn serve(dir: &Path) -> (std::process::Child, String) {
-    let mut child = custos()
-        .args(["serve", "--data", path(dir), "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let line = common::listening_line(&mut child);
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (child, url)
+    common::serve(dir)
 }
 
 #[tokio::test]

@@ -67,3 +67,27 @@ pub fn listening_line(child: &mut std::process::Child) -> String {
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     line
 }
+
+/// Starts `custos serve` on a free port of 127.0.0.1; returns the child and its base URL.
+pub fn serve(dir: &Path) -> (std::process::Child, String) {
+    let mut child = custos()
+        .args([
+            "serve",
+            "--data",
+            dir.to_str().expect("utf-8 path"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        // Nobody reads it: a full pipe would block the server.
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let line = listening_line(&mut child);
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, url)
+}
