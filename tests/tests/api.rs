@@ -285,6 +285,22 @@ async fn a_grant_story_over_http_with_refusals_retries_isolation_and_bad_input()
     assert_eq!(v["tenants"].as_array().expect("tenants").len(), 1, "{v}");
     let (s, v) = server.get("/v1/events", &acme_admin).await;
     assert_problem(s, &v, StatusCode::FORBIDDEN, "forbidden");
+    // Its audit log: acme's events only, and beta's is not found.
+    let (s, v) = server.get("/v1/audit", &acme_admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let events = v["events"].as_array().expect("events");
+    assert!(events.len() >= 4, "{v}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.to_string().contains("\"tenant\":\"acme\"")),
+        "{v}"
+    );
+    let (s, v) = server.get("/v1/audit?tenant=beta", &acme_admin).await;
+    assert_problem(s, &v, StatusCode::NOT_FOUND, "not-found");
+    let (s, v) = server.get("/v1/audit?tenant=beta", &reviewer).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(!v["events"].as_array().expect("events").is_empty());
     // ... ends the session in its account and revokes the grant.
     let (s, v) = server
         .post(
@@ -404,4 +420,113 @@ async fn a_grant_story_over_http_with_refusals_retries_isolation_and_bad_input()
     drop(server);
     let o = common::run(&["verify", "--data", dir.path().to_str().expect("utf-8")]);
     assert!(o.status.success(), "{}", common::stderr(&o));
+}
+
+/// Every page of `query` (which must end in `&` or `?`), following cursors; each page's
+/// stated head is checked to be at or past the window.
+async fn all_pages(server: &Server, token: &str, query: &str) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let url = match &cursor {
+            Some(c) => format!("{query}cursor={c}"),
+            None => query.to_owned(),
+        };
+        let (s, v) = server.get(&url, token).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let head = v["head"]["seq"].as_u64().expect("head");
+        for e in v["events"].as_array().expect("events") {
+            let seq = e["seq"].as_u64().expect("seq");
+            assert!(seq <= head);
+            seqs.push(seq);
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return seqs,
+        }
+    }
+    panic!("no last page");
+}
+
+#[tokio::test]
+async fn audit_pages_miss_and_repeat_nothing_while_appends_go_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = std::sync::Arc::new(start(dir.path()));
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("admin token")
+        .trim()
+        .to_owned();
+    let enroll = |server: std::sync::Arc<Server>, admin: String, i: usize| async move {
+        let (s, v) = server
+            .post("/v1/staff", &admin, json!({"staff": format!("staff:s{i}"), "name": "s", "roles": ["support_l1"], "mfa": true, "sso": false, "training_completed": true}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    };
+    for i in 0..40 {
+        enroll(server.clone(), admin.clone(), i).await;
+    }
+    // Appends go on while the pages are read.
+    let writer = {
+        let (server, admin) = (server.clone(), admin.clone());
+        tokio::spawn(async move {
+            for i in 40..100 {
+                enroll(server.clone(), admin.clone(), i).await;
+            }
+        })
+    };
+    let by_kind = all_pages(&server, &admin, "/v1/audit?kind=staff_enrolled&limit=7&").await;
+    let all = all_pages(&server, &admin, "/v1/audit?limit=13&").await;
+    writer.await.expect("writer");
+
+    for seqs in [&by_kind, &all] {
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "in seq order, no repeats: {seqs:?}"
+        );
+    }
+    assert!(by_kind.len() >= 40, "{}", by_kind.len());
+    // Each page run holds exactly the matching events up to its window's end.
+    let (_, v) = server.get("/v1/events?limit=1000", &admin).await;
+    let events = v["events"].as_array().expect("events");
+    let expect = |upper: u64, kind: Option<&str>| -> Vec<u64> {
+        events
+            .iter()
+            .filter(|e| kind.is_none_or(|k| e["payload"].get(k).is_some()))
+            .map(|e| e["seq"].as_u64().expect("seq"))
+            .filter(|s| *s <= upper)
+            .collect()
+    };
+    assert_eq!(
+        by_kind,
+        expect(*by_kind.last().expect("one"), Some("staff_enrolled"))
+    );
+    assert_eq!(all, expect(*all.last().expect("one"), None));
+
+    // The window's limit, bad cursors, bad kinds: problems.
+    let (s, v) = server
+        .get(
+            "/v1/audit?from=2026-01-01T00:00:00Z&to=2026-04-02T00:00:00Z",
+            &admin,
+        )
+        .await;
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "window-too-wide");
+    assert!(
+        v["detail"].as_str().expect("detail").contains("90 days"),
+        "{v}"
+    );
+    let (s, v) = server
+        .get(
+            "/v1/audit?from=2026-01-01T00:00:00Z&to=2026-03-31T00:00:00Z",
+            &admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "89 days is fine: {v}");
+    let (s, v) = server.get("/v1/audit?cursor=zzz", &admin).await;
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "invalid-cursor");
+    let (s, v) = server.get("/v1/audit?kind=tenant_deleted", &admin).await;
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "invalid-query");
+    let (s, v) = server.get("/v1/audit?from=yesterday", &admin).await;
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "bad-timestamp");
+    let (s, v) = server.get("/v1/audit?colour=red", &admin).await;
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "invalid-query");
 }

@@ -9,6 +9,7 @@
 //! Error policy: a client gets a stable `type`, a short `title`, the HTTP `status` and a
 //! `detail` it can act on; internal details are logged and never sent.
 
+pub mod audit;
 pub mod auth;
 pub mod commands;
 pub mod expiry;
@@ -91,6 +92,7 @@ pub fn app(state: AppState) -> Router {
         .merge(commands::routes())
         .merge(queries::routes())
         .merge(tokens::routes())
+        .merge(audit::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
