@@ -388,6 +388,25 @@ async fn a_grant_story_over_http_with_refusals_retries_isolation_and_bad_input()
     assert_problem(s, &v, StatusCode::NOT_FOUND, "not-found");
     assert_eq!(server.head().await, head, "bad input appended nothing");
 
+    // Metrics: requests by route pattern and status, appends, group sizes.
+    let text = server
+        .client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("custos_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/grants/{grant}/approve\",status=\"422\"} 1"), "{text}");
+    assert!(text.contains("custos_appended_events_total "), "{text}");
+    assert!(text.contains("custos_store_group_events_count "), "{text}");
+    assert!(
+        text.contains("custos_append_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("custos_subscribers 0"), "{text}");
+
     // A revoked token is refused.
     let (s, _, _) = server
         .call(

@@ -571,6 +571,7 @@ async fn run(
         }
     }
     let now = state.config.clock.now();
+    let queued = std::time::Instant::now();
     let pending = {
         let mut live = state.live.lock().await;
         live.catch_up(&state.store)
@@ -623,6 +624,16 @@ async fn run(
             .map_err(append_problem)?
     };
     let appended = pending.await.map_err(append_problem)?;
+    state
+        .metrics
+        .append_latency
+        .observe(queued.elapsed().as_secs_f64());
+    if !appended.duplicate {
+        state
+            .metrics
+            .appended
+            .inc_by(appended.last.0 - appended.first.0 + 1);
+    }
     // Answer only once the live projection has the events, so that a client's next
     // command is decided on them.
     state

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod commands;
 pub mod expiry;
 pub mod live;
+pub mod metrics;
 pub mod queries;
 pub mod tokens;
 
@@ -65,6 +66,8 @@ pub struct AppState {
     pub live: SharedLive,
     /// Settings.
     pub config: Arc<Config>,
+    /// What `/metrics` reports.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -75,10 +78,13 @@ impl AppState {
 
     /// A server's state over `store`.
     pub fn with_config(store: Store, config: Config) -> AppState {
+        let metrics = Arc::new(metrics::Metrics::default());
+        metrics.observe_store(&store);
         AppState {
             store,
             live: SharedLive::default(),
             config: Arc::new(config),
+            metrics,
         }
     }
 }
@@ -89,12 +95,17 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/head", get(head))
+        .route("/metrics", get(metrics::render))
         .merge(commands::routes())
         .merge(queries::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 

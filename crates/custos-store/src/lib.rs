@@ -46,7 +46,8 @@ mod writer;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppendError, OpenError, ReadError};
 pub use store::{
-    AppendRequest, Appended, IndexFilter, PendingAppend, Stats, Store, StoreConfig, StoredEvent,
+    AppendRequest, Appended, GroupObserver, IndexFilter, PendingAppend, Stats, Store, StoreConfig,
+    StoredEvent,
 };
 pub use verify::{verify_dir, VerifyDirError};
 

@@ -140,11 +140,25 @@ impl IndexFilter {
     }
 }
 
+/// Called with the size of every group the writer commits (for metrics).
+pub type GroupObserver = Box<dyn Fn(u64) + Send + Sync>;
+
 /// Counters of the writer's work.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Stats {
     batches: std::sync::atomic::AtomicU64,
     events: std::sync::atomic::AtomicU64,
+    observer: std::sync::OnceLock<GroupObserver>,
+}
+
+impl std::fmt::Debug for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (batches, events) = self.snapshot();
+        f.debug_struct("Stats")
+            .field("batches", &batches)
+            .field("events", &events)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Stats {
@@ -152,6 +166,9 @@ impl Stats {
         use std::sync::atomic::Ordering::Relaxed;
         self.batches.fetch_add(1, Relaxed);
         self.events.fetch_add(events, Relaxed);
+        if let Some(observe) = self.observer.get() {
+            observe(events);
+        }
     }
 
     /// `(groups committed, events committed)` since open.
@@ -416,6 +433,12 @@ impl Store {
     /// Counters of committed groups and events.
     pub fn stats(&self) -> (u64, u64) {
         self.inner.stats.snapshot()
+    }
+
+    /// Has the writer call `observe` with the size of every group it commits from now
+    /// on (once per store; a second observer is refused and returned).
+    pub fn observe_groups(&self, observe: GroupObserver) -> Result<(), GroupObserver> {
+        self.inner.stats.observer.set(observe)
     }
 
     /// The event at `seq`.
