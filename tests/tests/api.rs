@@ -549,3 +549,229 @@ async fn audit_pages_miss_and_repeat_nothing_while_appends_go_on() {
     let (s, v) = server.get("/v1/audit?colour=red", &admin).await;
     assert_problem(s, &v, StatusCode::BAD_REQUEST, "invalid-query");
 }
+
+/// Runs `custos args…` with `CUSTOS_TOKEN` set to `token` (or unset).
+fn cli(token: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut c = common::custos();
+    c.env_remove("CUSTOS_TOKEN");
+    if let Some(t) = token {
+        c.env("CUSTOS_TOKEN", t);
+    }
+    c.args(args).output().expect("run custos")
+}
+
+#[test]
+fn the_command_line_asks_a_server_for_tokens_audit_windows_and_access() {
+    let dir = tempfile::tempdir().expect("tmp");
+    common::demo(dir.path(), 300);
+    let d = dir.path().to_str().expect("utf-8");
+    let (child, url) = common::serve(dir.path());
+    let server = Server {
+        child,
+        url: url.clone(),
+        client: Client::new(),
+    };
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("admin token")
+        .trim()
+        .to_owned();
+
+    // Tokens.
+    let o = cli(
+        Some(&admin),
+        &[
+            "token",
+            "create",
+            "--server",
+            &url,
+            "--role",
+            "reviewer",
+            "--principal",
+            "audit:kim",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let created: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let reviewer = created["secret"].as_str().expect("secret").to_owned();
+    let reviewer_id = created["token"].as_str().expect("id").to_owned();
+    let o = cli(Some(&admin), &["token", "list", "--server", &url]);
+    assert!(o.status.success());
+    assert!(
+        common::stdout(&o).contains("audit:kim"),
+        "{}",
+        common::stdout(&o)
+    );
+    assert!(
+        !common::stdout(&o).contains(&reviewer),
+        "secrets are never listed"
+    );
+    let o = cli(Some(&reviewer), &["token", "list", "--server", &url]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("403 forbidden"),
+        "{}",
+        common::stderr(&o)
+    );
+    let o = cli(None, &["audit", "--server", &url]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("CUSTOS_TOKEN"),
+        "{}",
+        common::stderr(&o)
+    );
+
+    // An audit window of one tenant: its events, in seq order, as JSON lines and a table.
+    let o = common::run(&["tenants", "--data", d, "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the server holds the data directory"
+    );
+    let (_, tenants) = tokio::runtime::Runtime::new()
+        .expect("rt")
+        .block_on(server.get("/v1/tenants", &reviewer));
+    let tenant = tenants["tenants"][0]["tenant"]
+        .as_str()
+        .expect("tenant")
+        .to_owned();
+    let from = "2000-01-01T00:00:00Z";
+    let o = cli(
+        Some(&reviewer),
+        &[
+            "audit",
+            "--server",
+            &url,
+            "--tenant",
+            &tenant,
+            "--json",
+            "--from",
+            from,
+            "--to",
+            "2000-03-01T00:00:00Z",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert_eq!(common::stdout(&o), "", "nothing in 2000");
+    let o = cli(
+        Some(&reviewer),
+        &["audit", "--server", &url, "--from", from],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("window-too-wide"),
+        "{}",
+        common::stderr(&o)
+    );
+    let now = custos_core::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_micros() as i64,
+    );
+    let window_from = now.plus_secs(-89 * 86_400).to_string();
+    let o = cli(
+        Some(&reviewer),
+        &[
+            "audit",
+            "--server",
+            &url,
+            "--tenant",
+            &tenant,
+            "--from",
+            &window_from,
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let lines: Vec<Value> = common::stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(lines
+        .windows(2)
+        .all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64()));
+    assert!(lines
+        .iter()
+        .all(|e| e.to_string().contains(&format!("\"tenant\":\"{tenant}\""))));
+    let o = cli(
+        Some(&reviewer),
+        &[
+            "audit",
+            "--server",
+            &url,
+            "--tenant",
+            &tenant,
+            "--from",
+            &window_from,
+        ],
+    );
+    assert!(o.status.success());
+    assert_eq!(
+        common::stdout(&o).lines().count(),
+        lines.len() + 2,
+        "a header, then one row per event"
+    );
+
+    // Access through the server equals the offline answer at the same seq.
+    let seq = lines.last().expect("one")["seq"]
+        .as_u64()
+        .expect("seq")
+        .to_string();
+    let o = cli(
+        Some(&reviewer),
+        &[
+            "access", "--server", &url, "--tenant", &tenant, "--at-seq", &seq, "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let online: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let o = cli(
+        Some(&reviewer),
+        &[
+            "access",
+            "--server",
+            &url,
+            "--tenant",
+            &tenant,
+            "--at-seq",
+            &seq,
+            "--explain",
+        ],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stdout(&o).contains("    seq "),
+        "{}",
+        common::stdout(&o)
+    );
+    let o = cli(
+        Some(&reviewer),
+        &["access", "--server", &url, "--tenant", "no-such", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    // Revoked, the token is refused.
+    let o = cli(
+        Some(&admin),
+        &["token", "revoke", "--server", &url, &reviewer_id],
+    );
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let o = cli(
+        Some(&reviewer),
+        &["access", "--server", &url, "--tenant", &tenant],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("401 unauthorized"),
+        "{}",
+        common::stderr(&o)
+    );
+    drop(server);
+    let o = common::run(&[
+        "access", "--data", d, "--tenant", &tenant, "--at-seq", &seq, "--json",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let offline: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(online, offline);
+}

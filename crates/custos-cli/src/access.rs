@@ -222,14 +222,34 @@ pub fn access(
             list
         }
     };
+    let evidence = |seq: Seq| -> anyhow::Result<String> {
+        let e = store
+            .get(seq)?
+            .with_context(|| format!("evidence seq {seq} missing"))?
+            .event()?;
+        let ip = e
+            .source_ip
+            .map_or_else(String::new, |ip| format!(" from {ip}"));
+        Ok(format!("{} {} by {}{ip}", e.recorded_at, e.kind(), e.actor))
+    };
+    print_rights(&mut out, &rows, explain.then_some(&evidence))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The rights table; with `evidence`, each evidence seq's line under its right.
+pub(crate) fn print_rights(
+    out: &mut impl Write,
+    rows: &[(TenantId, Right)],
+    evidence: Option<&dyn Fn(Seq) -> anyhow::Result<String>>,
+) -> anyhow::Result<()> {
     writeln!(
         out,
         "{:<14} {:<26} {:<44} {:<28} EVIDENCE",
         "TENANT", "PRINCIPAL", "BASIS", "UNTIL"
     )?;
-    for (tenant, r) in &rows {
+    for (tenant, r) in rows {
         let until = r.until.map_or_else(|| "-".to_owned(), |u| u.to_string());
-        let evidence: Vec<String> = r.evidence.iter().map(Seq::to_string).collect();
+        let seqs: Vec<String> = r.evidence.iter().map(Seq::to_string).collect();
         writeln!(
             out,
             "{:<14} {:<26} {:<44} {:<28} {}",
@@ -237,28 +257,15 @@ pub fn access(
             r.principal.as_str(),
             basis(&r.via),
             until,
-            evidence.join(",")
+            seqs.join(",")
         )?;
-        if explain {
+        if let Some(line) = evidence {
             for seq in &r.evidence {
-                let e = store
-                    .get(*seq)?
-                    .with_context(|| format!("evidence seq {seq} missing"))?
-                    .event()?;
-                let ip = e
-                    .source_ip
-                    .map_or_else(String::new, |ip| format!(" from {ip}"));
-                writeln!(
-                    out,
-                    "    seq {seq} {} {} by {}{ip}",
-                    e.recorded_at,
-                    e.kind(),
-                    e.actor
-                )?;
+                writeln!(out, "    seq {seq} {}", line(*seq)?)?;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn basis(via: &Via) -> String {

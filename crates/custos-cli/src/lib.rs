@@ -7,6 +7,7 @@
 mod access;
 pub mod demo;
 mod export;
+mod remote;
 mod serve;
 mod verify;
 
@@ -65,11 +66,18 @@ enum Command {
         json: bool,
     },
     /// Who can enter a tenant, or which tenants a principal can enter — now, as of an
-    /// instant, or at a seq — and on what basis.
+    /// instant, or at a seq — and on what basis. Offline on a data directory, or asked of
+    /// a server with `--server`.
     Access {
         /// Data directory to read.
         #[arg(long, default_value = "./custos-data")]
         data: PathBuf,
+        /// Ask this server instead (token in CUSTOS_TOKEN).
+        #[arg(long)]
+        server: Option<String>,
+        /// The token for `--server` (default: CUSTOS_TOKEN).
+        #[arg(long, env = "CUSTOS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// The tenant to answer for.
         #[arg(
             long,
@@ -92,6 +100,51 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// The events of an audit window (at most 90 days; default the last 24 hours), asked
+    /// of a server: a tenant's, an actor's and/or a kind's, in seq order.
+    Audit {
+        /// The server (token in CUSTOS_TOKEN).
+        #[arg(long, default_value = "http://127.0.0.1:7700")]
+        server: String,
+        /// The token (default: CUSTOS_TOKEN).
+        #[arg(long, env = "CUSTOS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Only this tenant's events.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only this actor's events.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only events of this kind (docs/events.md).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Window start (RFC 3339).
+        #[arg(long)]
+        from: Option<custos_core::Timestamp>,
+        /// Window end (RFC 3339).
+        #[arg(long)]
+        to: Option<custos_core::Timestamp>,
+        /// Stop after this many events.
+        #[arg(long, default_value_t = 100_000)]
+        max: usize,
+        /// One JSON event per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// API tokens on a server (admin token in CUSTOS_TOKEN).
+    Token {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:7700", global = true)]
+        server: String,
+        /// The admin token (default: CUSTOS_TOKEN).
+        #[arg(long, env = "CUSTOS_TOKEN", hide_env_values = true, global = true)]
+        token: Option<String>,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: TokenAction,
     },
     /// Keep snapshots of the access projection every N events, so that as-of answers
     /// start near their point.
@@ -118,6 +171,29 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Issue a token; its secret is printed once.
+    Create {
+        /// admin, writer, reviewer, lead, tenant-admin or subscriber.
+        #[arg(long)]
+        role: String,
+        /// The principal its events are attributed to (e.g. staff:ana).
+        #[arg(long)]
+        principal: String,
+        /// For tenant-admin: its tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id.
+        id: String,
+    },
+}
+
 /// Runs the command line given to this process.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -136,6 +212,8 @@ pub fn main() -> ExitCode {
         Command::Snapshot { data, every } => access::snapshot(&data, every),
         Command::Access {
             data,
+            server,
+            token,
             tenant,
             principal,
             as_of,
@@ -153,8 +231,47 @@ pub fn main() -> ExitCode {
                 (None, Some(p)) => access::Subject::Principal(p),
                 (None, None) => unreachable!("clap requires one of --tenant and --principal"),
             };
-            access::access(&data, subject, point, explain, json)
+            match server {
+                Some(server) => remote::Remote::new(&server, token)
+                    .and_then(|r| remote::access(&r, subject, point, explain, json)),
+                None => access::access(&data, subject, point, explain, json),
+            }
         }
+        Command::Audit {
+            server,
+            token,
+            tenant,
+            actor,
+            kind,
+            from,
+            to,
+            max,
+            json,
+        } => remote::Remote::new(&server, token).and_then(|r| {
+            let q = remote::AuditQuery {
+                tenant,
+                actor,
+                kind,
+                from,
+                to,
+                max,
+            };
+            remote::audit(&r, &q, json)
+        }),
+        Command::Token {
+            server,
+            token,
+            json,
+            action,
+        } => remote::Remote::new(&server, token).and_then(|r| match action {
+            TokenAction::Create {
+                role,
+                principal,
+                tenant,
+            } => remote::token_create(&r, &role, &principal, tenant.as_deref(), json),
+            TokenAction::List => remote::token_list(&r, json),
+            TokenAction::Revoke { id } => remote::token_revoke(&r, &id),
+        }),
         Command::Demo { data, events, seed } => {
             demo::run(&data, events, seed).map(|()| ExitCode::SUCCESS)
         }

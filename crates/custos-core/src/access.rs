@@ -19,7 +19,7 @@ use crate::{ConsentId, Event, GrantId, InvitationId, Payload, PrincipalId, Seq, 
 use crate::{TenantId, Timestamp};
 
 /// How a principal came to have access.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "via")]
 pub enum Via {
     /// A user of the account itself (admin, IT admin, employee, contact).
@@ -53,7 +53,7 @@ pub enum Via {
 }
 
 /// One right to enter a tenant, with the seqs of the events that establish it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Right {
     /// Who.
     pub principal: PrincipalId,
@@ -107,7 +107,7 @@ pub struct LiveConsent {
 }
 
 /// Everything about one tenant's access at an instant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantAccess {
     /// The tenant.
     pub tenant: TenantId,
