@@ -775,3 +775,99 @@ fn the_command_line_asks_a_server_for_tokens_audit_windows_and_access() {
     let offline: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(online, offline);
 }
+
+#[tokio::test]
+async fn every_role_on_every_endpoint() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path());
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("admin token")
+        .trim()
+        .to_owned();
+    let mut tokens = vec![("admin", admin.clone())];
+    for (role, principal, tenant) in [
+        ("writer", "staff:w", None),
+        ("reviewer", "audit:r", None),
+        ("lead", "staff:lead", None),
+        ("tenant-admin", "user:acme/admin", Some("acme")),
+        ("subscriber", "svc:feed", None),
+    ] {
+        tokens.push((role, server.token(&admin, role, principal, tenant).await.0));
+    }
+    let id = "01J0000000000000000000000A";
+    const W: &[&str] = &["admin", "writer"];
+    const C: &[&str] = &["admin", "writer", "tenant-admin"];
+    const R: &[&str] = &["admin", "reviewer", "lead", "tenant-admin"];
+    const RA: &[&str] = &["admin", "reviewer", "lead"];
+    let g = format!("/v1/grants/{id}");
+    let c = format!("/v1/consents/{id}");
+    let s = format!("/v1/sessions/{id}");
+    let i = format!("/v1/invitations/{id}");
+    // The expected matrix, written out independently of the server's tables.
+    let matrix: Vec<(Method, String, &[&str])> = vec![
+        (Method::POST, "/v1/tenants".into(), W),
+        (Method::POST, "/v1/tenants/acme/onboarding".into(), W),
+        (Method::POST, "/v1/tenants/acme/users".into(), W),
+        (
+            Method::DELETE,
+            "/v1/tenants/acme/users/user:acme%2Fx".into(),
+            W,
+        ),
+        (Method::POST, "/v1/staff".into(), W),
+        (Method::POST, "/v1/grants".into(), W),
+        (Method::POST, format!("{g}/approve"), W),
+        (Method::POST, format!("{g}/deny"), W),
+        (Method::POST, format!("{g}/revoke"), C),
+        (Method::POST, "/v1/consents".into(), C),
+        (Method::POST, format!("{c}/withdraw"), C),
+        (Method::POST, "/v1/sessions".into(), W),
+        (Method::POST, format!("{s}/actions"), W),
+        (Method::POST, format!("{s}/end"), C),
+        (Method::POST, format!("{s}/notify"), W),
+        (Method::POST, "/v1/invitations".into(), W),
+        (Method::POST, format!("{i}/send"), W),
+        (Method::POST, format!("{i}/accept"), W),
+        (Method::POST, format!("{i}/decline"), W),
+        (Method::POST, format!("{i}/deactivate"), W),
+        (Method::POST, format!("{i}/reactivate"), W),
+        (Method::POST, format!("{i}/revoke"), W),
+        (Method::POST, "/v1/reviews".into(), &["admin", "lead"]),
+        (Method::GET, "/v1/tenants".into(), R),
+        (Method::GET, "/v1/tenants/acme/access".into(), R),
+        (Method::GET, "/v1/principals/staff:w/access".into(), RA),
+        (Method::GET, "/v1/events".into(), RA),
+        (Method::GET, "/v1/audit".into(), R),
+        (Method::GET, "/v1/tokens".into(), &["admin"]),
+        (Method::POST, "/v1/tokens".into(), &["admin"]),
+        (Method::DELETE, format!("/v1/tokens/{id}"), &["admin"]),
+    ];
+    let mut checked = 0;
+    for (method, path, allowed) in &matrix {
+        let body = (*method == Method::POST).then(|| json!({}));
+        let (status, v, _) = server
+            .call(method.clone(), path, None, body.clone(), &[])
+            .await;
+        assert_problem(status, &v, StatusCode::UNAUTHORIZED, "unauthorized");
+        for (role, token) in &tokens {
+            let (status, v, ctype) = server
+                .call(method.clone(), path, Some(token), body.clone(), &[])
+                .await;
+            if allowed.contains(role) {
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                    "{role} {method} {path}: {status} {v}"
+                );
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{role} {method} {path}: {v}");
+                assert_eq!(ctype, "application/problem+json");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, matrix.len() * 6);
+    // Open to all: health, readiness, the head, metrics.
+    for path in ["/healthz", "/readyz", "/v1/head", "/metrics"] {
+        let (status, _, _) = server.call(Method::GET, path, None, None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+}
