@@ -95,14 +95,17 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         let hash = secret_hash(secret);
-        let token = {
-            let mut live = state.live.lock().await;
-            // A token issued a moment ago may not be folded yet.
-            if live.token(&hash).is_none() {
-                live.catch_up(&state.store)
+        let token = match state.live.token(&hash) {
+            Some(t) => Some(t),
+            None => {
+                // A token issued a moment ago may not be folded yet.
+                state
+                    .live
+                    .catch_up_to(&state.store, state.store.head().seq)
+                    .await
                     .map_err(|e| Problem::internal(&e))?;
+                state.live.token(&hash)
             }
-            live.token(&hash).cloned()
         }
         .ok_or_else(|| unauthorized("unknown or revoked token"))?;
         let peer = parts

@@ -638,9 +638,8 @@ async fn run(
     // command is decided on them.
     state
         .live
-        .lock()
+        .catch_up_to(&state.store, appended.last)
         .await
-        .catch_up(&state.store)
         .map_err(|e| Problem::internal(&e))?;
     answer_from_log(&state, appended.first, base)
 }

@@ -3,11 +3,12 @@
 //! command handlers and the expiry loop.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use custos_core::access::Access;
 use custos_core::vocab::ApiRole;
-use custos_core::{Digest, Event, Payload, PrincipalId, TenantId, TokenId};
+use custos_core::{Digest, Event, Payload, PrincipalId, Seq, TenantId, TokenId};
 use custos_store::{ReadError, Store};
 use tokio::sync::Mutex;
 
@@ -24,18 +25,68 @@ pub struct TokenInfo {
     pub tenant: Option<TenantId>,
 }
 
+/// Live tokens by the BLAKE3 hash of their secret.
+type TokenMap = HashMap<Digest, TokenInfo>;
+
 /// The projection and the tokens, up to date with the log up to [`Access::applied`].
 #[derive(Debug, Default)]
 pub struct Live {
     access: Access,
-    /// By the BLAKE3 hash of the secret.
-    tokens: HashMap<Digest, TokenInfo>,
+    /// Shared with [`SharedLive`], so that authentication reads it without the mutex.
+    tokens: Arc<RwLock<TokenMap>>,
+    /// The last seq folded in, shared likewise.
+    applied: Arc<AtomicU64>,
     /// Every token issued, revoked or not (for listing).
     issued: Vec<(TokenInfo, bool)>,
 }
 
-/// The shared handle.
-pub type SharedLive = Arc<Mutex<Live>>;
+/// The server's handle on its [`Live`]: the mutex the policy decides under, and what
+/// can be read without it (the tokens, how far the fold has come).
+#[derive(Debug, Clone)]
+pub struct SharedLive {
+    live: Arc<Mutex<Live>>,
+    tokens: Arc<RwLock<TokenMap>>,
+    applied: Arc<AtomicU64>,
+}
+
+impl Default for SharedLive {
+    fn default() -> Self {
+        SharedLive::new(Live::default())
+    }
+}
+
+impl SharedLive {
+    /// A handle on `live`.
+    pub fn new(live: Live) -> SharedLive {
+        SharedLive {
+            tokens: live.tokens.clone(),
+            applied: live.applied.clone(),
+            live: Arc::new(Mutex::new(live)),
+        }
+    }
+
+    /// The projection, exclusively.
+    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, Live> {
+        self.live.lock().await
+    }
+
+    /// The live token whose secret hashes to `hash` (without the mutex).
+    pub fn token(&self, hash: &Digest) -> Option<TokenInfo> {
+        self.tokens
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    /// Folds the log up to `seq` at least, unless it already is (then without the mutex).
+    pub async fn catch_up_to(&self, store: &Store, seq: Seq) -> Result<(), ReadError> {
+        if self.applied.load(Ordering::Acquire) >= seq.0 {
+            return Ok(());
+        }
+        self.lock().await.catch_up(store)
+    }
+}
 
 impl Live {
     /// Folds one event in.
@@ -54,11 +105,17 @@ impl Live {
                     role: *role,
                     tenant: tenant.clone(),
                 };
-                self.tokens.insert(*secret_hash, info.clone());
+                self.tokens
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(*secret_hash, info.clone());
                 self.issued.push((info, false));
             }
             Payload::TokenRevoked { token } => {
-                self.tokens.retain(|_, t| t.token != *token);
+                self.tokens
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|_, t| t.token != *token);
                 for (t, revoked) in &mut self.issued {
                     if t.token == *token {
                         *revoked = true;
@@ -79,6 +136,8 @@ impl Live {
         }
         for stored in store.range(from, head) {
             self.apply(&stored?.event()?);
+            self.applied
+                .store(self.access.applied().0, Ordering::Release);
         }
         Ok(())
     }
@@ -86,11 +145,6 @@ impl Live {
     /// The projection.
     pub fn access(&self) -> &Access {
         &self.access
-    }
-
-    /// The live token whose secret hashes to `hash`.
-    pub fn token(&self, hash: &Digest) -> Option<&TokenInfo> {
-        self.tokens.get(hash)
     }
 
     /// Every token ever issued, with whether it was revoked.
