@@ -26,7 +26,7 @@ use crate::{AppState, Problem};
 
 /// Which policy command a route builds.
 #[derive(Debug, Clone, Copy)]
-enum Family {
+pub(crate) enum Family {
     Tenant,
     Grant,
     Consent,
@@ -37,18 +37,18 @@ enum Family {
 
 /// One command route.
 #[derive(Debug)]
-struct Spec {
-    family: Family,
+pub(crate) struct Spec {
+    pub(crate) family: Family,
     /// The command's variant (snake_case), as `serde` names it.
-    variant: &'static str,
+    pub(crate) variant: &'static str,
     /// The id field a creating command fills with a fresh ULID when the body has none.
-    new_id: Option<&'static str>,
+    pub(crate) new_id: Option<&'static str>,
     /// The path parameters, in order, copied into the body under these names.
-    path: &'static [&'static str],
+    pub(crate) path: &'static [&'static str],
     /// For invitation changes: the `change` value (`reason` from the body for revoke).
-    change: Option<&'static str>,
+    pub(crate) change: Option<&'static str>,
     /// Who may call it.
-    roles: &'static [ApiRole],
+    pub(crate) roles: &'static [ApiRole],
 }
 
 const WRITE: &[ApiRole] = &[ApiRole::Admin, ApiRole::Writer];
@@ -68,7 +68,7 @@ macro_rules! spec {
 }
 
 /// The routes, with the spec each one runs.
-fn table() -> Vec<(&'static str, bool, &'static Spec)> {
+pub(crate) fn table() -> Vec<(&'static str, bool, &'static Spec)> {
     // (path, is DELETE, spec)
     vec![
         (

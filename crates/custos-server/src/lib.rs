@@ -15,6 +15,7 @@ pub mod commands;
 pub mod expiry;
 pub mod live;
 pub mod metrics;
+pub mod openapi;
 pub mod queries;
 pub mod tokens;
 
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/v1/head", get(head))
         .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi::serve))
         .merge(commands::routes())
         .merge(queries::routes())
         .merge(tokens::routes())
