@@ -871,3 +871,37 @@ async fn every_role_on_every_endpoint() {
         assert_eq!(status, StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_source_ip_is_the_peer_unless_a_trusted_proxy_forwards_it() {
+    for (flags, expected) in [
+        (vec![], "127.0.0.1"),
+        (vec!["--trusted-proxy", "127.0.0.1"], "203.0.113.9"),
+        (vec!["--trusted-proxy", "10.9.9.9"], "127.0.0.1"),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (child, url) = common::serve_with(dir.path(), &flags);
+        let server = Server {
+            child,
+            url,
+            client: Client::new(),
+        };
+        let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+            .expect("admin token")
+            .trim()
+            .to_owned();
+        let (s, v, _) = server
+            .call(
+                Method::POST,
+                "/v1/staff",
+                Some(&admin),
+                Some(json!({"staff": "staff:x", "name": "x", "roles": ["csm"], "mfa": true, "sso": true, "training_completed": true})),
+                &[("x-forwarded-for", "203.0.113.9, 10.0.0.1")],
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let e = server.last_event(&admin).await;
+        assert_eq!(e["source_ip"], expected, "{flags:?}: {e}");
+        assert_eq!(e["actor"], "custos:admin");
+    }
+}

@@ -34,6 +34,9 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:7700")]
         listen: String,
+        /// A reverse proxy whose X-Forwarded-For gives the source IP of the events.
+        #[arg(long)]
+        trusted_proxy: Option<std::net::IpAddr>,
     },
     /// Verify the hash chain of a data directory or of an export.
     Verify {
@@ -205,7 +208,11 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let outcome = match cli.command {
-        Command::Serve { data, listen } => serve::run(&data, &listen).map(|()| ExitCode::SUCCESS),
+        Command::Serve {
+            data,
+            listen,
+            trusted_proxy,
+        } => serve::run(&data, &listen, trusted_proxy).map(|()| ExitCode::SUCCESS),
         Command::Verify { data, file, head } => verify::run(data.as_deref(), file.as_deref(), head),
         Command::Export { data, out } => export::run(&data, &out).map(|()| ExitCode::SUCCESS),
         Command::Tenants { data, json } => access::tenants(&data, json),

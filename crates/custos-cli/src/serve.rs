@@ -6,14 +6,22 @@ use anyhow::Context;
 use custos_server::AppState;
 use custos_store::{Store, StoreConfig};
 
-pub fn run(data: &Path, listen: &str) -> anyhow::Result<()> {
+pub fn run(
+    data: &Path,
+    listen: &str,
+    trusted_proxy: Option<std::net::IpAddr>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let store = Store::open(data, StoreConfig::default())?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let state = AppState::new(store);
+        let config = custos_server::Config {
+            trusted_proxy,
+            ..custos_server::Config::default()
+        };
+        let state = AppState::with_config(store, config);
         if let Some((secret, path)) = custos_server::tokens::bootstrap(&state.store, &state.live)
             .await
             .map_err(|p| anyhow::anyhow!("cannot issue the first admin token: {}", p.detail))?

@@ -70,6 +70,11 @@ pub fn listening_line(child: &mut std::process::Child) -> String {
 
 /// Starts `custos serve` on a free port of 127.0.0.1; returns the child and its base URL.
 pub fn serve(dir: &Path) -> (std::process::Child, String) {
+    serve_with(dir, &[])
+}
+
+/// [`serve`] with more flags.
+pub fn serve_with(dir: &Path, flags: &[&str]) -> (std::process::Child, String) {
     let mut child = custos()
         .args([
             "serve",
@@ -78,6 +83,7 @@ pub fn serve(dir: &Path) -> (std::process::Child, String) {
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(flags)
         .stdout(std::process::Stdio::piped())
         // Nobody reads it: a full pipe would block the server.
         .stderr(std::process::Stdio::null())
