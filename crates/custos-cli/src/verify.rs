@@ -9,10 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use base64::Engine;
-use custos_core::{ChainVerifier, Fault, Head, Seq, VerifyError};
+use custos_core::{ChainVerifier, Event, Fault, Head, Seq, VerifyError};
 use custos_store::VerifyDirError;
 
-use crate::export::{b64, Line};
+use custos_server::wire::{b64, Line};
 
 /// Parses `SEQ:HEX`.
 pub fn parse_head(s: &str) -> Result<Head, String> {
@@ -58,41 +58,57 @@ fn report(outcome: Result<Head, VerifyError>) -> ExitCode {
 }
 
 /// Verifies an export. An unreadable file is an error (exit 2); a bad line is a fault.
-fn verify_file(path: &Path, known: Option<Head>) -> anyhow::Result<Result<Head, VerifyError>> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut lines = BufReader::new(file).lines();
-    let mut v: Option<ChainVerifier> = None;
-    let new_verifier = |start: Head| {
-        let v = ChainVerifier::resume(start);
-        match known {
+/// Checks wire lines (`custos_server::wire::Line`) in order: the chain over `record`, the
+/// link to the line before, and that `event` is the decoding of `record`. The first line's
+/// `prev_hash` is the trusted start. With `gaps_allowed` (a filtered stream), a line
+/// after a gap starts a new run from its own `prev_hash`: each event is still checked
+/// against its hash, only the contiguity cannot be.
+#[derive(Debug)]
+pub(crate) struct LineChecker {
+    verifier: Option<ChainVerifier>,
+    known: Option<Head>,
+    gaps_allowed: bool,
+}
+
+impl LineChecker {
+    pub(crate) fn new(known: Option<Head>, gaps_allowed: bool) -> LineChecker {
+        LineChecker {
+            verifier: None,
+            known,
+            gaps_allowed,
+        }
+    }
+
+    fn start(&self, from: Head) -> ChainVerifier {
+        let v = ChainVerifier::resume(from);
+        match self.known {
             Some(k) => v.with_anchor(k),
             None => v,
         }
-    };
-    while let Some(text) = lines.next() {
-        let text = text.with_context(|| format!("cannot read {}", path.display()))?;
-        let expected = v.as_ref().map_or(Seq(1), ChainVerifier::expected);
-        let bad = |fault| {
-            Ok(Err(VerifyError {
-                seq: expected,
-                fault,
-            }))
+    }
+
+    /// The seq expected next.
+    pub(crate) fn expected(&self) -> Seq {
+        self.verifier
+            .as_ref()
+            .map_or(Seq(1), ChainVerifier::expected)
+    }
+
+    /// Checks one line; the decoded event, or the fault.
+    pub(crate) fn check(&mut self, line: &Line) -> anyhow::Result<Result<Event, VerifyError>> {
+        let restart = match &self.verifier {
+            None => true,
+            Some(v) => self.gaps_allowed && line.seq > v.expected().0,
         };
-        let line: Line = match serde_json::from_str(&text) {
-            Ok(l) => l,
-            Err(e) => {
-                return bad(Fault::Undecodable {
-                    reason: format!("line is not an export line: {e}"),
-                })
-            }
-        };
-        // An export may start anywhere: its first prev_hash is the trusted start.
-        let verifier = v.get_or_insert_with(|| {
-            new_verifier(Head {
+        if restart {
+            self.verifier = Some(self.start(Head {
                 seq: Seq(line.seq.saturating_sub(1)),
                 hash: line.prev_hash,
-            })
-        });
+            }));
+        }
+        let Some(verifier) = self.verifier.as_mut() else {
+            unreachable!("set above");
+        };
         let expected = verifier.expected();
         let bad = |fault| {
             Ok(Err(VerifyError {
@@ -116,22 +132,53 @@ fn verify_file(path: &Path, known: Option<Head>) -> anyhow::Result<Result<Head, 
         };
         let event = match verifier.push(Seq(line.seq), &record, Some(&line.hash)) {
             Ok(event) => event,
-            Err(mut e) => {
-                // A missing seq that appears later is a reorder, not a gap.
-                if let Fault::Gap { found } = e.fault {
-                    if later_has(&mut lines, expected.0) {
-                        e.fault = Fault::Reorder { found };
-                    }
-                }
-                return Ok(Err(e));
-            }
+            Err(e) => return Ok(Err(e)),
         };
         if serde_json::to_value(&event)? != line.event {
             return bad(Fault::EventMismatch);
         }
+        Ok(Ok(event))
     }
-    let verifier = v.unwrap_or_else(|| new_verifier(Head::GENESIS));
-    Ok(verifier.finish())
+
+    /// Ends: the log must reach the known head, if one was given.
+    pub(crate) fn finish(self) -> Result<Head, VerifyError> {
+        let v = match self.verifier {
+            Some(v) => v,
+            None => self.start(Head::GENESIS),
+        };
+        v.finish()
+    }
+}
+
+fn verify_file(path: &Path, known: Option<Head>) -> anyhow::Result<Result<Head, VerifyError>> {
+    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut lines = BufReader::new(file).lines();
+    let mut checker = LineChecker::new(known, false);
+    while let Some(text) = lines.next() {
+        let text = text.with_context(|| format!("cannot read {}", path.display()))?;
+        let line: Line = match serde_json::from_str(&text) {
+            Ok(l) => l,
+            Err(e) => {
+                return Ok(Err(VerifyError {
+                    seq: checker.expected(),
+                    fault: Fault::Undecodable {
+                        reason: format!("line is not an export line: {e}"),
+                    },
+                }))
+            }
+        };
+        let expected = checker.expected();
+        if let Err(mut e) = checker.check(&line)? {
+            // A missing seq that appears later is a reorder, not a gap.
+            if let Fault::Gap { found } = e.fault {
+                if later_has(&mut lines, expected.0) {
+                    e.fault = Fault::Reorder { found };
+                }
+            }
+            return Ok(Err(e));
+        }
+    }
+    Ok(checker.finish())
 }
 
 fn later_has(lines: &mut impl Iterator<Item = std::io::Result<String>>, seq: u64) -> bool {

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod queries;
 pub mod tokens;
+pub mod wire;
 
 use std::future::Future;
 use std::net::IpAddr;
