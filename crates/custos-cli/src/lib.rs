@@ -11,6 +11,8 @@ mod remote;
 mod serve;
 mod verify;
 
+use custos_server::wire::Line;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -132,6 +134,38 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         max: usize,
         /// One JSON event per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow the live event feed of a server (from a seq, or from now), optionally
+    /// checking every event's hash and the chain as it arrives.
+    Tail {
+        /// The server (token in CUSTOS_TOKEN).
+        #[arg(long, default_value = "http://127.0.0.1:7700")]
+        server: String,
+        /// The token (default: CUSTOS_TOKEN).
+        #[arg(long, env = "CUSTOS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Start at this seq (default: only what is appended from now on).
+        #[arg(long)]
+        from: Option<u64>,
+        /// Only this tenant's events.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only events of this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this stream's events.
+        #[arg(long)]
+        stream: Option<String>,
+        /// Verify each event (hash over its record; unfiltered, the chain too): exit 1
+        /// at the first fault.
+        #[arg(long)]
+        verify: bool,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Print each event's wire line (JSON) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -264,6 +298,28 @@ pub fn main() -> ExitCode {
                 max,
             };
             remote::audit(&r, &q, json)
+        }),
+        Command::Tail {
+            server,
+            token,
+            from,
+            tenant,
+            kind,
+            stream,
+            verify,
+            count,
+            json,
+        } => remote::Remote::new(&server, token).and_then(|r| {
+            let q = remote::TailQuery {
+                from,
+                tenant,
+                kind,
+                stream,
+                verify,
+                count,
+                json,
+            };
+            remote::tail(&r, &q)
         }),
         Command::Token {
             server,

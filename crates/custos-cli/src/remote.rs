@@ -395,3 +395,138 @@ pub fn token_revoke(remote: &Remote, token: &str) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// What `custos tail` follows.
+#[derive(Debug, Default)]
+pub struct TailQuery {
+    /// Start at this seq (default: live from now on).
+    pub from: Option<u64>,
+    /// Only this tenant's events.
+    pub tenant: Option<String>,
+    /// Only events of this kind.
+    pub kind: Option<String>,
+    /// Only this stream's events.
+    pub stream: Option<String>,
+    /// Check every event's hash (and, unfiltered, the chain's continuity).
+    pub verify: bool,
+    /// Stop after this many events.
+    pub count: Option<u64>,
+    /// Print wire lines (JSON) instead of a table.
+    pub json: bool,
+}
+
+/// `custos tail`: follows `GET /v1/stream`, reconnecting with `Last-Event-ID` when the
+/// connection drops, so that nothing is missed or printed twice.
+pub fn tail(remote: &Remote, q: &TailQuery) -> anyhow::Result<ExitCode> {
+    use std::io::BufRead;
+    let http = reqwest::blocking::Client::builder().timeout(None).build()?;
+    let filtered = q.tenant.is_some() || q.kind.is_some() || q.stream.is_some();
+    let mut checker = crate::verify::LineChecker::new(None, filtered);
+    let mut last: Option<u64> = None;
+    let mut printed = 0u64;
+    let mut failures = 0u32;
+    let mut out = std::io::stdout().lock();
+    loop {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        for (name, v) in [
+            ("tenant", &q.tenant),
+            ("kind", &q.kind),
+            ("stream", &q.stream),
+        ] {
+            if let Some(v) = v {
+                query.push((name, v.clone()));
+            }
+        }
+        if last.is_none() {
+            if let Some(from) = q.from {
+                query.push(("from", from.to_string()));
+            }
+        }
+        let mut req = http
+            .get(format!("{}/v1/stream", remote.base))
+            .bearer_auth(&remote.token)
+            .query(&query);
+        if let Some(id) = last {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let res = match req.send() {
+            Ok(r) => r,
+            Err(e) if last.is_some() && failures < 30 => {
+                // The server may be restarting: try again, from where we were.
+                failures += 1;
+                eprintln!(
+                    "custos: stream interrupted ({e}); resuming after seq {}",
+                    last.unwrap_or(0)
+                );
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot reach {}", remote.base)),
+        };
+        if !res.status().is_success() {
+            let status = res.status();
+            let problem: Value = serde_json::from_str(&res.text()?).unwrap_or(Value::Null);
+            bail!(
+                "server answered {} {}",
+                status.as_u16(),
+                problem["detail"].as_str().unwrap_or("")
+            );
+        }
+        failures = 0;
+        let (mut event, mut data) = (String::new(), String::new());
+        for text in std::io::BufReader::new(res).lines() {
+            let Ok(text) = text else { break };
+            if let Some(v) = text.strip_prefix("event:") {
+                event = v.trim().to_owned();
+            } else if let Some(v) = text.strip_prefix("data:") {
+                data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            } else if text.is_empty() && !data.is_empty() {
+                if event == "error" {
+                    bail!("the server could not read its log: {data}");
+                }
+                let line: crate::Line = serde_json::from_str(&data)
+                    .with_context(|| format!("not an event line: {data}"))?;
+                if q.verify {
+                    if let Err(e) = checker.check(&line)? {
+                        eprintln!("custos: verification failed at seq {}: {}", e.seq, e.fault);
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+                if q.json {
+                    writeln!(out, "{data}")?;
+                } else {
+                    let e = &line.event;
+                    let kind = e["payload"]
+                        .as_object()
+                        .and_then(|o| o.keys().next())
+                        .map_or("?", String::as_str);
+                    let tenant = e["payload"]
+                        .as_object()
+                        .and_then(|o| o.values().next())
+                        .and_then(|p| p["tenant"].as_str())
+                        .unwrap_or("-");
+                    writeln!(
+                        out,
+                        "{:>9}  {:<32} {:<22} {:<26} {tenant}",
+                        line.seq,
+                        e["recorded_at"].as_str().unwrap_or("?"),
+                        kind,
+                        e["actor"].as_str().unwrap_or("?")
+                    )?;
+                }
+                out.flush()?;
+                last = Some(line.seq);
+                printed += 1;
+                (event, data) = (String::new(), String::new());
+                if q.count.is_some_and(|n| printed >= n) {
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+        // The server ended the stream (shutdown) or the connection dropped: resume.
+        if last.is_none() {
+            bail!("the stream ended before any event");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}

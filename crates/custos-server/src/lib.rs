@@ -17,6 +17,7 @@ pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod queries;
+pub mod stream;
 pub mod tokens;
 pub mod wire;
 
@@ -70,6 +71,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// What `/metrics` reports.
     pub metrics: Arc<metrics::Metrics>,
+    /// Becomes true when the server shuts down (streams end then).
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -87,6 +90,7 @@ impl AppState {
             live: SharedLive::default(),
             config: Arc::new(config),
             metrics,
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 }
@@ -103,6 +107,7 @@ pub fn app(state: AppState) -> Router {
         .merge(queries::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
+        .merge(stream::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -120,6 +125,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let store = state.store.clone();
+    let stopping = state.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams end, so that the graceful shutdown does not wait on them.
+        stopping.send_replace(true);
+    };
     let expiries = tokio::spawn(expiry::run(
         store.clone(),
         state.live.clone(),

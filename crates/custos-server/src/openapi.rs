@@ -87,6 +87,13 @@ pub const ROUTES: &[Route] = &[
     ),
     (
         "GET",
+        "/v1/stream",
+        "Server-Sent Events: every event from a seq on, then live (Last-Event-ID resumes)",
+        &["admin", "reviewer", "lead", "subscriber", "tenant-admin"],
+        &["from", "tenant", "kind", "stream"],
+    ),
+    (
+        "GET",
         "/v1/tokens",
         "List API tokens (never their secrets)",
         &["admin"],

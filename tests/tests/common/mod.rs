@@ -97,3 +97,14 @@ pub fn serve_with(dir: &Path, flags: &[&str]) -> (std::process::Child, String) {
         .to_owned();
     (child, url)
 }
+
+/// Kills a child process when dropped.
+#[derive(Debug)]
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
