@@ -11,7 +11,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 /// Reads SSE `ledger` events from `res` until one has seq `last`; their wire lines.
-async fn read_until(mut res: reqwest::Response, last: u64) -> Vec<Value> {
+async fn read_until(res: &mut reqwest::Response, last: u64) -> Vec<Value> {
     let mut buf = String::new();
     let mut out: Vec<Value> = Vec::new();
     loop {
@@ -135,15 +135,15 @@ async fn subscribers_joining_anywhere_see_exactly_from_to_head_while_appends_run
     let last = head(&client, &url).await;
     assert_eq!(last, 1 + 50 + 240, "the admin token, then every enrolment");
     for (from, res) in subscribers {
-        let lines = read_until(res, last).await;
+        let lines = read_until(&mut { res }, last).await;
         assert_exact(&lines, from, last);
     }
     // Resuming with Last-Event-ID gives exactly the events after it.
     let res = subscribe(&client, &url, &admin, "?from=1", Some(200)).await;
-    assert_exact(&read_until(res, last).await, 201, last);
+    assert_exact(&read_until(&mut { res }, last).await, 201, last);
     // Filters are applied on the server.
     let res = subscribe(&client, &url, &admin, "?from=1&kind=token_issued", None).await;
-    let lines = read_until(res, 1).await;
+    let lines = read_until(&mut { res }, 1).await;
     assert_eq!(
         lines[0]["event"]["payload"]["token_issued"]["role"],
         "admin"
@@ -258,4 +258,100 @@ fn tail_verifies_and_follows_across_a_server_restart() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(rx.try_recv().is_err(), "nothing after --count");
     assert_exact(&lines, 1, total);
+}
+
+/// `custos_subscribers` from `/metrics`.
+async fn subscribers(client: &Client, url: &str) -> u64 {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("custos_subscribers "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the gauge")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_stops_reading_is_disconnected_while_others_keep_up() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (child, url) = common::serve_with(dir.path(), &["--stall-limit", "2"]);
+    let _child = common::Kill(child);
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("token")
+        .trim()
+        .to_owned();
+    let client = Client::new();
+    // A consumer with a tiny receive window that never reads what it asked for.
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().expect("addr");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let mut stalled = socket.connect(addr).await.expect("connect");
+    use tokio::io::AsyncWriteExt;
+    stalled
+        .write_all(format!("GET /v1/stream?from=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n").as_bytes())
+        .await
+        .expect("request");
+    // A consumer that keeps up, on its own task.
+    let mut reading = subscribe(&client, &url, &admin, "?from=1", None).await;
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<Value>>();
+    let reader = tokio::spawn(async move {
+        let mut target = 1;
+        loop {
+            let lines = read_until(&mut reading, target).await;
+            target = lines
+                .last()
+                .and_then(|l| l["seq"].as_u64())
+                .unwrap_or(target)
+                + 1;
+            if seen_tx.send(lines).is_err() {
+                return;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(subscribers(&client, &url).await, 2, "both are subscribed");
+    // Appends go on until the stalled consumer's buffers are full and its writes block
+    // past the limit: then it is disconnected; the reading one stays.
+    let mut gone = false;
+    for round in 0..40 {
+        let tasks: Vec<_> = (0..16)
+            .map(|t| {
+                let (client, url, admin) = (client.clone(), url.clone(), admin.clone());
+                tokio::spawn(async move {
+                    for i in 0..40 {
+                        enroll(&client, &url, &admin, &format!("staff:r{round}-{t}-{i}")).await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("appender");
+        }
+        if subscribers(&client, &url).await == 1 {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the stalled consumer was disconnected");
+    // The reading consumer got every event, in order.
+    let last = head(&client, &url).await;
+    let mut lines: Vec<Value> = Vec::new();
+    while lines.last().and_then(|l| l["seq"].as_u64()) != Some(last) {
+        let more = tokio::time::timeout(Duration::from_secs(30), seen_rx.recv())
+            .await
+            .expect("the reader keeps up")
+            .expect("lines");
+        lines.extend(more);
+    }
+    assert_exact(&lines, 1, last);
+    reader.abort();
+    // The stalled one resumes later from the last event it did read, with Last-Event-ID.
+    let res = subscribe(&client, &url, &admin, "", Some(last - 5)).await;
+    assert_exact(&read_until(&mut { res }, last).await, last - 4, last);
+    drop(stalled);
 }

@@ -39,6 +39,10 @@ enum Command {
         /// A reverse proxy whose X-Forwarded-For gives the source IP of the events.
         #[arg(long)]
         trusted_proxy: Option<std::net::IpAddr>,
+        /// Seconds a write to a client may stay blocked before its connection is closed
+        /// (an event-stream consumer that stopped reading).
+        #[arg(long, default_value_t = 30)]
+        stall_limit: u64,
     },
     /// Verify the hash chain of a data directory or of an export.
     Verify {
@@ -246,7 +250,15 @@ pub fn main() -> ExitCode {
             data,
             listen,
             trusted_proxy,
-        } => serve::run(&data, &listen, trusted_proxy).map(|()| ExitCode::SUCCESS),
+            stall_limit,
+        } => {
+            let config = custos_server::Config {
+                trusted_proxy,
+                stall_limit: std::time::Duration::from_secs(stall_limit.max(1)),
+                ..custos_server::Config::default()
+            };
+            serve::run(&data, &listen, config).map(|()| ExitCode::SUCCESS)
+        }
         Command::Verify { data, file, head } => verify::run(data.as_deref(), file.as_deref(), head),
         Command::Export { data, out } => export::run(&data, &out).map(|()| ExitCode::SUCCESS),
         Command::Tenants { data, json } => access::tenants(&data, json),

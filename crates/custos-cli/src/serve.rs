@@ -6,21 +6,13 @@ use anyhow::Context;
 use custos_server::AppState;
 use custos_store::{Store, StoreConfig};
 
-pub fn run(
-    data: &Path,
-    listen: &str,
-    trusted_proxy: Option<std::net::IpAddr>,
-) -> anyhow::Result<()> {
+pub fn run(data: &Path, listen: &str, config: custos_server::Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let store = Store::open(data, StoreConfig::default())?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
-        let config = custos_server::Config {
-            trusted_proxy,
-            ..custos_server::Config::default()
-        };
         let state = AppState::with_config(store, config);
         if let Some((secret, path)) = custos_server::tokens::bootstrap(&state.store, &state.live)
             .await

@@ -4,7 +4,7 @@
 //! the token's principal; the source IP is the connection's peer, or the first address of
 //! `X-Forwarded-For` when the peer is the configured trusted proxy.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -110,8 +110,8 @@ impl FromRequestParts<AppState> for Caller {
         .ok_or_else(|| unauthorized("unknown or revoked token"))?;
         let peer = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+            .get::<ConnectInfo<crate::conn::Peer>>()
+            .map(|c| c.0 .0.ip());
         let forwarded = || {
             parts
                 .headers

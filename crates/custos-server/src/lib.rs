@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod auth;
 pub mod commands;
+pub mod conn;
 pub mod expiry;
 pub mod live;
 pub mod metrics;
@@ -48,6 +49,9 @@ pub struct Config {
     pub clock: Arc<dyn Clock>,
     /// A reverse proxy whose `X-Forwarded-For` is believed for the source IP.
     pub trusted_proxy: Option<IpAddr>,
+    /// How long a write to a client may stay blocked before its connection is closed
+    /// (a stream consumer that stopped reading).
+    pub stall_limit: std::time::Duration,
 }
 
 impl Default for Config {
@@ -56,6 +60,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             clock: Arc::new(SystemClock),
             trusted_proxy: None,
+            stall_limit: conn::STALL_LIMIT,
         }
     }
 }
@@ -136,9 +141,10 @@ pub async fn serve(
         state.live.clone(),
         state.config.clock.clone(),
     ));
+    let limit = state.config.stall_limit;
     axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        conn::GuardedListener::new(listener, limit),
+        app(state).into_make_service_with_connect_info::<conn::Peer>(),
     )
     .with_graceful_shutdown(shutdown)
     .await?;
