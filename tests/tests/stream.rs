@@ -355,3 +355,147 @@ async fn a_consumer_that_stops_reading_is_disconnected_while_others_keep_up() {
     assert_exact(&read_until(&mut { res }, last).await, last - 4, last);
     drop(stalled);
 }
+
+/// Stops a server gracefully (SIGTERM) and waits.
+fn stop(mut child: std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    assert!(child.wait().expect("wait").success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_consumer_resumes_after_its_acknowledgement_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    common::demo(dir.path(), 200);
+    let (child, url) = common::serve(dir.path());
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("token")
+        .trim()
+        .to_owned();
+    let client = Client::new();
+    let token = |principal: &'static str| {
+        let (client, url, admin) = (client.clone(), url.clone(), admin.clone());
+        async move {
+            let v: Value = client
+                .post(format!("{url}/v1/tokens"))
+                .bearer_auth(&admin)
+                .json(&json!({"role": "subscriber", "principal": principal}))
+                .send()
+                .await
+                .expect("token")
+                .json()
+                .await
+                .expect("json");
+            v["secret"].as_str().expect("secret").to_owned()
+        }
+    };
+    let siem = token("svc:siem").await;
+    let other = token("svc:other").await;
+    let post = |token: String, path: String, body: Value| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let res = client
+                .post(format!("{url}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (s, v) = post(
+        siem.clone(),
+        "/v1/consumers".into(),
+        json!({"name": "siem", "from": 1}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["position"], 0);
+    let (s, _) = post(
+        siem.clone(),
+        "/v1/consumers".into(),
+        json!({"name": "siem"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    // Read up to 50, acknowledge 50, go away.
+    let mut res = client
+        .get(format!("{url}/v1/consumers/siem/stream"))
+        .bearer_auth(&siem)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_exact(&read_until(&mut res, 50).await, 1, 50);
+    drop(res);
+    let (s, v) = post(
+        siem.clone(),
+        "/v1/consumers/siem/ack".into(),
+        json!({"seq": 50}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _) = post(
+        siem.clone(),
+        "/v1/consumers/siem/ack".into(),
+        json!({"seq": 40}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "acknowledgements only move forward"
+    );
+    let (s, _) = post(
+        siem.clone(),
+        "/v1/consumers/siem/ack".into(),
+        json!({"seq": 1_000_000}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = post(
+        other.clone(),
+        "/v1/consumers/siem/ack".into(),
+        json!({"seq": 60}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "another service's consumer is not visible"
+    );
+    // A restart of the server: the consumer resumes by name after 50.
+    stop(child);
+    let (child, url2) = common::serve(dir.path());
+    let _child = common::Kill(child);
+    let last = head(&client, &url2).await;
+    let mut res = client
+        .get(format!("{url2}/v1/consumers/siem/stream"))
+        .bearer_auth(&siem)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_exact(&read_until(&mut res, last).await, 51, last);
+    drop(res);
+    let res = client
+        .delete(format!("{url2}/v1/consumers/siem"))
+        .bearer_auth(&siem)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = client
+        .get(format!("{url2}/v1/consumers/siem"))
+        .bearer_auth(&siem)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

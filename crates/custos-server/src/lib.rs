@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod commands;
 pub mod conn;
+pub mod consumers;
 pub mod expiry;
 pub mod live;
 pub mod metrics;
@@ -113,6 +114,7 @@ pub fn app(state: AppState) -> Router {
         .merge(tokens::routes())
         .merge(audit::routes())
         .merge(stream::routes())
+        .merge(consumers::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(

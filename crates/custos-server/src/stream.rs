@@ -50,7 +50,7 @@ struct Params {
 
 /// What a subscriber wants.
 #[derive(Debug, Clone, Default)]
-struct Filter {
+pub(crate) struct Filter {
     tenant: Option<TenantId>,
     kind: Option<EventKind>,
     stream: Option<StreamId>,
@@ -142,68 +142,53 @@ fn bad(slug: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, slug, detail)
 }
 
-async fn subscribe(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
-) -> Result<SseResponse<impl Stream<Item = Result<Sse, Infallible>>>, Problem> {
-    caller.require(&[
-        ApiRole::Admin,
-        ApiRole::Reviewer,
-        ApiRole::Lead,
-        ApiRole::Subscriber,
-        ApiRole::TenantAdmin,
-    ])?;
-    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
+/// Parses the filter of a subscription.
+pub(crate) fn parse_filter(
+    tenant: Option<&str>,
+    kind: Option<&str>,
+    stream: Option<&str>,
+) -> Result<Filter, Problem> {
     let parse = |e: &dyn std::fmt::Display| bad("invalid-query", e.to_string());
-    let mut filter = Filter {
-        tenant: p
-            .tenant
-            .as_deref()
+    Ok(Filter {
+        tenant: tenant
             .map(TenantId::new)
             .transpose()
             .map_err(|e| parse(&e))?,
-        kind: p
-            .kind
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e| parse(&e))?,
-        stream: p
-            .stream
-            .as_deref()
+        kind: kind.map(str::parse).transpose().map_err(|e| parse(&e))?,
+        stream: stream
             .map(StreamId::new)
             .transpose()
             .map_err(|e| parse(&e))?,
-    };
-    if caller.token.role == ApiRole::TenantAdmin {
-        match &filter.tenant {
-            None => filter.tenant = caller.token.tenant.clone(),
-            Some(t) if !caller.sees(t) => return Err(Problem::not_found(format!("no tenant {t}"))),
-            Some(_) => {}
-        }
+    })
+}
+
+/// The seq a reconnection asks to resume after (`Last-Event-ID`).
+pub(crate) fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+    match headers.get("last-event-id") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| bad("invalid-header", "Last-Event-ID must be a seq")),
     }
-    // `Last-Event-ID` (a reconnection) wins over `from`; by default, live from now on.
-    let last_id = match headers.get("last-event-id") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
-                .ok_or_else(|| bad("invalid-header", "Last-Event-ID must be a seq"))?,
-        ),
-    };
+}
+
+/// The response streaming every event from `next` on that `filter` keeps.
+pub(crate) fn respond(
+    state: &AppState,
+    filter: Filter,
+    next: Seq,
+) -> Result<SseResponse<impl Stream<Item = Result<Sse, Infallible>> + use<>>, Problem> {
     let head = state.store.head();
-    let next = match (last_id, p.from) {
-        (Some(id), _) => Seq(id + 1),
-        (None, Some(from)) => Seq(from.max(1)),
-        (None, None) => head.seq.next(),
-    };
-    if next.0 > head.seq.0 + 1 {
+    if next.0 == 0 || next.0 > head.seq.0 + 1 {
         return Err(bad(
             "invalid-query",
-            format!("seq {} is past the head ({}) + 1", next.0, head.seq),
+            format!(
+                "seq {} is not between 1 and the head ({}) + 1",
+                next.0, head.seq
+            ),
         ));
     }
     let prev = state
@@ -245,6 +230,37 @@ async fn subscribe(
         Some((Ok(item), cursor))
     });
     Ok(SseResponse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Result<SseResponse<impl Stream<Item = Result<Sse, Infallible>>>, Problem> {
+    caller.require(&[
+        ApiRole::Admin,
+        ApiRole::Reviewer,
+        ApiRole::Lead,
+        ApiRole::Subscriber,
+        ApiRole::TenantAdmin,
+    ])?;
+    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
+    let mut filter = parse_filter(p.tenant.as_deref(), p.kind.as_deref(), p.stream.as_deref())?;
+    if caller.token.role == ApiRole::TenantAdmin {
+        match &filter.tenant {
+            None => filter.tenant = caller.token.tenant.clone(),
+            Some(t) if !caller.sees(t) => return Err(Problem::not_found(format!("no tenant {t}"))),
+            Some(_) => {}
+        }
+    }
+    // `Last-Event-ID` (a reconnection) wins over `from`; by default, live from now on.
+    let next = match (last_event_id(&headers)?, p.from) {
+        (Some(id), _) => Seq(id + 1),
+        (None, Some(from)) => Seq(from),
+        (None, None) => state.store.head().seq.next(),
+    };
+    respond(&state, filter, next)
 }
 
 /// The stream route.

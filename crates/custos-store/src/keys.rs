@@ -23,6 +23,9 @@ pub const TIME: u8 = b'W';
 pub const SNAPSHOT: u8 = b'P';
 /// Metadata: `M ‖ name`.
 pub const META: u8 = b'M';
+/// A named stream consumer's state: `C ‖ name` → opaque bytes (the server's JSON).
+/// Outside the chain, like snapshots.
+pub const CONSUMER: u8 = b'C';
 
 /// `M head` → `seq:u64be ‖ hash:32`: the head written with the last group.
 pub const META_HEAD: &[u8] = b"Mhead";

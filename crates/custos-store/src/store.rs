@@ -652,6 +652,33 @@ impl Store {
         Ok(None)
     }
 
+    /// The state kept for the named consumer `name`, if it is registered.
+    pub fn consumer(&self, name: &str) -> Result<Option<Vec<u8>>, ReadError> {
+        Ok(self
+            .inner
+            .tree
+            .get(keys::named_prefix(keys::CONSUMER, name))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Keeps the state of the named consumer `name` (outside the chain). It is on disk at
+    /// the writer's next flush, or at once with [`Store::flush`].
+    pub fn put_consumer(&self, name: &str, state: &[u8]) -> Result<(), ReadError> {
+        self.inner
+            .tree
+            .insert(keys::named_prefix(keys::CONSUMER, name), state)?;
+        Ok(())
+    }
+
+    /// Forgets the named consumer `name`; whether it existed.
+    pub fn delete_consumer(&self, name: &str) -> Result<bool, ReadError> {
+        Ok(self
+            .inner
+            .tree
+            .remove(keys::named_prefix(keys::CONSUMER, name))?
+            .is_some())
+    }
+
     /// Verifies the whole log from genesis, and against `known` if given.
     pub fn verify(&self, known: Option<Head>) -> Result<Head, crate::VerifyDirError> {
         crate::verify::verify_tree(&self.inner.tree, known)
