@@ -499,3 +499,67 @@ async fn a_named_consumer_resumes_after_its_acknowledgement_across_a_restart() {
         .expect("get");
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_stream_has_the_same_semantics() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().expect("tmp");
+    common::demo(dir.path(), 200);
+    let (child, url) = common::serve(dir.path());
+    let _child = common::Kill(child);
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("token")
+        .trim()
+        .to_owned();
+    let client = Client::new();
+    let last = head(&client, &url).await;
+    let connect = |from: u64| {
+        let mut req = format!(
+            "{}/v1/stream/ws?from={from}",
+            url.replace("http://", "ws://")
+        )
+        .into_client_request()
+        .expect("request");
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {admin}").parse().expect("header"),
+        );
+        tokio_tungstenite::connect_async(req)
+    };
+    let read = |mut ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+                until: u64| async move {
+        use futures_util::StreamExt;
+        let mut lines = Vec::new();
+        while let Some(msg) = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("a frame within 30 s")
+        {
+            if let Message::Text(text) = msg.expect("frame") {
+                let line: Value = serde_json::from_str(&text).expect("wire line");
+                let seq = line["seq"].as_u64().expect("seq");
+                lines.push(line);
+                if seq >= until {
+                    break;
+                }
+            }
+        }
+        (ws, lines)
+    };
+    let (ws, _) = connect(1).await.expect("connect");
+    let (ws, lines) = read(ws, 100).await;
+    assert_exact(&lines, 1, 100);
+    drop(ws);
+    // Reconnecting with from = last seen + 1, then live appends arrive too.
+    let (ws, _) = connect(101).await.expect("reconnect");
+    enroll(&client, &url, &admin, "staff:ws").await;
+    let (_ws, lines) = read(ws, last + 1).await;
+    assert_exact(&lines, 101, last + 1);
+    // Without a token, no upgrade.
+    let req = format!("{}/v1/stream/ws", url.replace("http://", "ws://"))
+        .into_client_request()
+        .expect("request");
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+}

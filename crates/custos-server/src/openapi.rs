@@ -93,6 +93,13 @@ pub const ROUTES: &[Route] = &[
         &["from", "tenant", "kind", "stream"],
     ),
     (
+        "GET",
+        "/v1/stream/ws",
+        "The event stream over a WebSocket: one text frame per event (its wire line)",
+        &["admin", "reviewer", "lead", "subscriber", "tenant-admin"],
+        &["from", "tenant", "kind", "stream"],
+    ),
+    (
         "POST",
         "/v1/consumers",
         "Register a named durable consumer (name, from, tenant, kind, stream)",

@@ -17,10 +17,11 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as Sse, KeepAlive};
-use axum::response::Sse as SseResponse;
+use axum::response::{Response, Sse as SseResponse};
 use axum::routing::get;
 use axum::Router;
 use custos_core::vocab::ApiRole;
@@ -67,7 +68,7 @@ impl Filter {
 }
 
 /// A subscriber's position on the log.
-struct Cursor {
+pub(crate) struct Cursor {
     store: Store,
     head: watch::Receiver<Head>,
     filter: Filter,
@@ -93,8 +94,8 @@ impl Drop for Gauge {
 }
 
 impl Cursor {
-    /// The next line to send; `None` once the store is closed.
-    async fn next(&mut self) -> Option<Result<Line, String>> {
+    /// The next line to send; `None` once the store is closed or the server stops.
+    pub(crate) async fn next(&mut self) -> Option<Result<Line, String>> {
         loop {
             if let Some(line) = self.ready.pop_front() {
                 return Some(Ok(line));
@@ -181,33 +182,7 @@ pub(crate) fn respond(
     filter: Filter,
     next: Seq,
 ) -> Result<SseResponse<impl Stream<Item = Result<Sse, Infallible>> + use<>>, Problem> {
-    let head = state.store.head();
-    if next.0 == 0 || next.0 > head.seq.0 + 1 {
-        return Err(bad(
-            "invalid-query",
-            format!(
-                "seq {} is not between 1 and the head ({}) + 1",
-                next.0, head.seq
-            ),
-        ));
-    }
-    let prev = state
-        .store
-        .hash_at(Seq(next.0 - 1))
-        .map_err(|e| Problem::internal(&e))?
-        .ok_or_else(|| Problem::internal(&"no hash before the start"))?;
-    state.metrics.subscribers.inc();
-    let cursor = Cursor {
-        store: state.store.clone(),
-        head: state.store.watch_head(),
-        filter,
-        next,
-        prev,
-        ready: std::collections::VecDeque::new(),
-        stop: state.stopping.subscribe(),
-        done: false,
-        _gauge: Gauge(state.metrics.subscribers.clone()),
-    };
+    let cursor = cursor(state, filter, next)?;
     let events = stream::unfold(cursor, |mut cursor| async move {
         if cursor.done || *cursor.stop.borrow() {
             return None;
@@ -230,6 +205,37 @@ pub(crate) fn respond(
         Some((Ok(item), cursor))
     });
     Ok(SseResponse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// A cursor at `next` (1 to head + 1), counted in `/metrics` while it lives.
+pub(crate) fn cursor(state: &AppState, filter: Filter, next: Seq) -> Result<Cursor, Problem> {
+    let head = state.store.head();
+    if next.0 == 0 || next.0 > head.seq.0 + 1 {
+        return Err(bad(
+            "invalid-query",
+            format!(
+                "seq {} is not between 1 and the head ({}) + 1",
+                next.0, head.seq
+            ),
+        ));
+    }
+    let prev = state
+        .store
+        .hash_at(Seq(next.0 - 1))
+        .map_err(|e| Problem::internal(&e))?
+        .ok_or_else(|| Problem::internal(&"no hash before the start"))?;
+    state.metrics.subscribers.inc();
+    Ok(Cursor {
+        store: state.store.clone(),
+        head: state.store.watch_head(),
+        filter,
+        next,
+        prev,
+        ready: std::collections::VecDeque::new(),
+        stop: state.stopping.subscribe(),
+        done: false,
+        _gauge: Gauge(state.metrics.subscribers.clone()),
+    })
 }
 
 async fn subscribe(
@@ -263,7 +269,66 @@ async fn subscribe(
     respond(&state, filter, next)
 }
 
-/// The stream route.
+/// `GET /v1/stream/ws`: the same stream over a WebSocket. The same query (`from`,
+/// `tenant`, `kind`, `stream`; a reconnection passes `from` = last seq + 1); each event is
+/// a text frame holding its wire line; an error is a frame `{"error": "…"}` followed by
+/// a close. Frames from the client are read only for close and ping.
+async fn subscribe_ws(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, Problem> {
+    caller.require(&[
+        ApiRole::Admin,
+        ApiRole::Reviewer,
+        ApiRole::Lead,
+        ApiRole::Subscriber,
+        ApiRole::TenantAdmin,
+    ])?;
+    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
+    let mut filter = parse_filter(p.tenant.as_deref(), p.kind.as_deref(), p.stream.as_deref())?;
+    if caller.token.role == ApiRole::TenantAdmin {
+        match &filter.tenant {
+            None => filter.tenant = caller.token.tenant.clone(),
+            Some(t) if !caller.sees(t) => return Err(Problem::not_found(format!("no tenant {t}"))),
+            Some(_) => {}
+        }
+    }
+    let next = p.from.map_or_else(|| state.store.head().seq.next(), Seq);
+    let mut cursor = cursor(&state, filter, next)?;
+    Ok(upgrade.on_upgrade(move |mut socket: WebSocket| async move {
+        loop {
+            tokio::select! {
+                item = cursor.next() => {
+                    let frame = match item {
+                        None => break,
+                        Some(Ok(line)) => serde_json::to_string(&line).unwrap_or_default(),
+                        Some(Err(e)) => {
+                            tracing::error!(error = %e, "stream: cannot read the log");
+                            let _ = socket
+                                .send(Message::Text(serde_json::json!({ "error": e }).to_string().into()))
+                                .await;
+                            break;
+                        }
+                    };
+                    if socket.send(Message::Text(frame.into())).await.is_err() {
+                        return;
+                    }
+                }
+                incoming = socket.recv() => match incoming {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+        let _ = socket.send(Message::Close(None)).await;
+    }))
+}
+
+/// The stream routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/stream", get(subscribe))
+    Router::new()
+        .route("/v1/stream", get(subscribe))
+        .route("/v1/stream/ws", get(subscribe_ws))
 }
