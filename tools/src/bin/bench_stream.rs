@@ -1,0 +1,183 @@
+//! Event-stream delivery: 100 SSE subscribers following a `custos serve` process while
+//! commands are appended; delivered events/s, and the server's memory per subscriber
+//! (its resident set, from /proc, before and after the subscribers connect).
+//!
+//! `cargo build --release && cargo run --release -p custos-tools --bin bench-stream -- --events 20000`
+
+use std::io::BufRead;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::json;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Events to append while the subscribers follow.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+    /// SSE subscribers.
+    #[arg(long, default_value_t = 100)]
+    subscribers: usize,
+    /// Appending connections.
+    #[arg(long, default_value_t = 32)]
+    appenders: usize,
+    /// The custos binary.
+    #[arg(long, default_value = "target/release/custos")]
+    custos: std::path::PathBuf,
+}
+
+/// The resident set of `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut child = std::process::Command::new(&args.custos)
+        .args([
+            "serve",
+            "--data",
+            dir.path().to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run custos serve (build it first: cargo build --release)");
+    let pid = child.id();
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let url = loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).expect("read") == 0 {
+            panic!("custos serve exited");
+        }
+        if let Some(u) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+            break u.to_owned();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("admin token")
+        .trim()
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = rss_kib(pid);
+        let delivered = Arc::new(AtomicU64::new(0));
+        let mut subs = Vec::new();
+        for _ in 0..args.subscribers {
+            let res = client
+                .get(format!("{url}/v1/stream"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .expect("subscribe");
+            assert!(res.status().is_success());
+            let (delivered, want) = (delivered.clone(), args.events as u64);
+            subs.push(tokio::spawn(async move {
+                let mut res = res;
+                let mut seen = 0u64;
+                let mut tail = String::new();
+                while seen < want {
+                    let Some(chunk) = res.chunk().await.expect("read") else { break };
+                    tail.push_str(&String::from_utf8_lossy(&chunk));
+                    let n = tail.matches("\nid: ").count() as u64 + u64::from(tail.starts_with("id: "));
+                    seen += n;
+                    delivered.fetch_add(n, Ordering::Relaxed);
+                    // Keep only an unfinished last line.
+                    let keep = tail.rfind('\n').map_or(0, |i| i + 1);
+                    tail.drain(..keep);
+                }
+                Instant::now()
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let connected = rss_kib(pid);
+        println!(
+            "server resident set: {before} KiB alone, {connected} KiB with {} idle subscribers: {:.1} KiB per subscriber",
+            args.subscribers,
+            (connected.saturating_sub(before)) as f64 / args.subscribers as f64
+        );
+        let writer: serde_json::Value = client
+            .post(format!("{url}/v1/tokens"))
+            .bearer_auth(&admin)
+            .json(&json!({"role": "writer", "principal": "svc:hr"}))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        let writer = Arc::new(writer["secret"].as_str().expect("secret").to_owned());
+        // The token's own event is delivered too: count it.
+        let want = args.events as u64;
+        let started = Instant::now();
+        let peak = Arc::new(AtomicU64::new(connected));
+        let sampler = {
+            let peak = peak.clone();
+            tokio::spawn(async move {
+                loop {
+                    peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        let per = (args.events - 1) / args.appenders;
+        let mut tasks = Vec::new();
+        for c in 0..args.appenders {
+            let (client, url, writer) = (client.clone(), url.clone(), writer.clone());
+            let n = if c == 0 { args.events - 1 - per * (args.appenders - 1) } else { per };
+            tasks.push(tokio::spawn(async move {
+                for i in 0..n {
+                    let res = client
+                        .post(format!("{url}/v1/staff"))
+                        .bearer_auth(writer.as_str())
+                        .json(&json!({"staff": format!("staff:c{c}-{i}"), "name": "n", "roles": ["support_l1"], "mfa": true, "sso": true, "training_completed": true}))
+                        .send()
+                        .await
+                        .expect("append");
+                    assert!(res.status().is_success());
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("appender");
+        }
+        let appended = started.elapsed().as_secs_f64();
+        let mut last = started;
+        for s in subs {
+            last = last.max(s.await.expect("subscriber"));
+        }
+        sampler.abort();
+        let secs = (last - started).as_secs_f64();
+        let total = delivered.load(Ordering::Relaxed);
+        println!(
+            "{} events appended in {appended:.2} s ({:.0}/s); {total} deliveries to {} subscribers ({} expected) in {secs:.2} s: {:.0} delivered events/s",
+            want,
+            want as f64 / appended,
+            args.subscribers,
+            want * args.subscribers as u64,
+            total as f64 / secs
+        );
+        println!(
+            "server resident set peak while delivering: {} KiB ({:.1} KiB per subscriber over the idle server)",
+            peak.load(Ordering::Relaxed),
+            (peak.load(Ordering::Relaxed).saturating_sub(before)) as f64 / args.subscribers as f64
+        );
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
