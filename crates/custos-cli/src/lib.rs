@@ -43,6 +43,10 @@ enum Command {
         /// (an event-stream consumer that stopped reading).
         #[arg(long, default_value_t = 30)]
         stall_limit: u64,
+        /// Publish every event to this NATS server's JetStream (stream CUSTOS, subjects
+        /// custos.events.<tenant>.<kind>), e.g. nats://127.0.0.1:4222.
+        #[arg(long)]
+        nats: Option<String>,
     },
     /// Verify the hash chain of a data directory or of an export.
     Verify {
@@ -251,9 +255,11 @@ pub fn main() -> ExitCode {
             listen,
             trusted_proxy,
             stall_limit,
+            nats,
         } => {
             let config = custos_server::Config {
                 trusted_proxy,
+                nats,
                 stall_limit: std::time::Duration::from_secs(stall_limit.max(1)),
                 ..custos_server::Config::default()
             };

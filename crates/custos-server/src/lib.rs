@@ -17,6 +17,7 @@ pub mod consumers;
 pub mod expiry;
 pub mod live;
 pub mod metrics;
+pub mod nats;
 pub mod openapi;
 pub mod queries;
 pub mod stream;
@@ -53,6 +54,8 @@ pub struct Config {
     /// How long a write to a client may stay blocked before its connection is closed
     /// (a stream consumer that stopped reading).
     pub stall_limit: std::time::Duration,
+    /// A NATS server to publish every event to (JetStream), if any.
+    pub nats: Option<String>,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             clock: Arc::new(SystemClock),
             trusted_proxy: None,
             stall_limit: conn::STALL_LIMIT,
+            nats: None,
         }
     }
 }
@@ -138,6 +142,11 @@ pub async fn serve(
         // Event streams end, so that the graceful shutdown does not wait on them.
         stopping.send_replace(true);
     };
+    let publisher = state
+        .config
+        .nats
+        .clone()
+        .map(|url| tokio::spawn(nats::run(store.clone(), url, state.stopping.subscribe())));
     let expiries = tokio::spawn(expiry::run(
         store.clone(),
         state.live.clone(),
@@ -151,6 +160,10 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await?;
     expiries.abort();
+    if let Some(p) = publisher {
+        // It stops at the stop signal, after its batch in flight.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), p).await;
+    }
     store.close().await;
     Ok(())
 }
