@@ -29,6 +29,7 @@ pub mod access;
 pub mod chain;
 pub mod codec;
 mod event;
+pub mod findings;
 pub mod ids;
 mod payload;
 pub mod policy;

@@ -1,0 +1,368 @@
+//! Misuse findings: a fold over the log that support leads read (docs/misuse.md).
+//!
+//! Each [`Finding`] names its rule, a severity, the tenant and staff member concerned,
+//! when it happened, the seqs of the events that prove it and one sentence. Most rules
+//! read refusals the policy recorded (an attempt the policy stopped is still a pattern a
+//! lead must see); others read accepted events (a consent by phone, a session that ran
+//! into its one-hour limit, sessions in many accounts a day or outside business hours);
+//! two depend on the instant asked — a customer not told after a session, a session
+//! nobody reviewed — and are derived by [`Findings::at`] from what is still pending.
+//! Pure and deterministic: the same log and instant give the same findings.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::vocab::{Channel, ReviewOutcome, ReviewSubject, SessionEndReason};
+use crate::{Event, Payload, PrincipalId, Seq, SessionId, TenantId, Timestamp};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth a look.
+    Low,
+    /// Needs an explanation.
+    Medium,
+    /// A rule was broken or tried.
+    High,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable: the rule and the seq of its first evidence event.
+    pub id: String,
+    /// The rule (docs/misuse.md).
+    pub rule: String,
+    /// How serious.
+    pub severity: Severity,
+    /// The account, if any.
+    pub tenant: Option<TenantId>,
+    /// The staff member (or other principal) concerned.
+    pub staff: Option<PrincipalId>,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The events that prove it.
+    pub evidence: Vec<Seq>,
+    /// One sentence.
+    pub explanation: String,
+    /// The latest review of this finding by a lead, if any: its outcome and seq.
+    pub review: Option<(ReviewOutcome, Seq)>,
+}
+
+/// The thresholds of the detectors (defaults documented in docs/misuse.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// More distinct accounts entered by one staff member in one (local) day is unusual.
+    pub max_accounts_per_day: usize,
+    /// Business hours, local: sessions starting outside `[start, end)` are flagged.
+    pub business_hours: (u8, u8),
+    /// The local time zone, as an offset from UTC in minutes.
+    pub utc_offset_minutes: i32,
+    /// The customer must be told within this many seconds after a session ends.
+    pub notify_within_secs: i64,
+    /// A session must be reviewed within this many seconds after it ends.
+    pub review_within_secs: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            max_accounts_per_day: 5,
+            business_hours: (8, 18),
+            utc_offset_minutes: 0,
+            notify_within_secs: 24 * 3600,
+            review_within_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// A policy refusal and the finding it makes: (policy rule, finding rule, severity, what).
+const REFUSALS: &[(&str, &str, Severity, &str)] = &[
+    ("grant.self-request", "misuse.self-grant", Severity::High, "asked access for themselves"),
+    ("grant.self-approval", "misuse.self-grant", Severity::High, "tried to approve a grant alone (requester or grantee)"),
+    ("tenant.initial-support", "misuse.extra-initial-support", Severity::Medium, "tried to attach support users beyond the CSM and the onboarding PM at account creation"),
+    ("session.mfa", "misuse.session-without-mfa-training", Severity::High, "tried to open a session without MFA"),
+    ("session.training", "misuse.session-without-mfa-training", Severity::High, "tried to open a session without completed training"),
+    ("action.consent", "misuse.action-without-consent", Severity::High, "tried an import, download, template edit or data change without a live covering consent"),
+    ("action.view-only", "misuse.write-in-view-only", Severity::High, "tried to write in a view-only session"),
+    ("action.high-importance", "misuse.high-importance-setting", Severity::High, "tried to change a high-importance setting outside a supervised onboarding session"),
+    ("action.medium-request", "misuse.medium-setting-without-request", Severity::Medium, "tried to change a medium-importance setting without an authorised request"),
+    ("session.onboarding-manager", "misuse.onboarding-manager-outside-period", Severity::Medium, "as onboarding manager, tried to enter outside the onboarding period without consent"),
+    ("session.grant", "misuse.session-without-grant", Severity::High, "tried to open a session without a live grant of their own (revoked, expired or someone else's)"),
+];
+
+/// A session as the detectors follow it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Session {
+    started: Seq,
+    tenant: TenantId,
+    staff: PrincipalId,
+    ended: Option<(Seq, Timestamp)>,
+    notified: Option<Timestamp>,
+    reviewed: Option<Timestamp>,
+}
+
+/// The findings fold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Findings {
+    thresholds: Thresholds,
+    /// Findings fixed by the events themselves, in seq order.
+    found: Vec<Finding>,
+    sessions: HashMap<SessionId, Session>,
+    /// (staff, local day) → accounts entered that day, with the first session seq.
+    days: HashMap<(PrincipalId, i64), BTreeMap<TenantId, Seq>>,
+    /// (staff, local day) already flagged for too many accounts.
+    flagged_days: BTreeSet<(PrincipalId, i64)>,
+    /// The reviews of each finding, by finding id, in order: outcome, seq, time.
+    reviews: HashMap<String, Vec<(ReviewOutcome, Seq, Timestamp)>>,
+    applied: Seq,
+}
+
+impl Findings {
+    /// An empty fold with these thresholds.
+    pub fn new(thresholds: Thresholds) -> Findings {
+        Findings {
+            thresholds,
+            ..Findings::default()
+        }
+    }
+
+    /// The last seq folded in.
+    pub fn applied(&self) -> Seq {
+        self.applied
+    }
+
+    fn push(
+        &mut self,
+        rule: &str,
+        severity: Severity,
+        e: &Event,
+        (staff, tenant): (Option<PrincipalId>, Option<TenantId>),
+        evidence: Vec<Seq>,
+        explanation: String,
+    ) {
+        let first = evidence.first().copied().unwrap_or(e.seq);
+        self.found.push(Finding {
+            id: format!("{rule}@{first}"),
+            rule: rule.to_owned(),
+            severity,
+            tenant,
+            staff,
+            at: e.recorded_at,
+            evidence,
+            explanation,
+            review: None,
+        });
+    }
+
+    fn local_day_and_hour(&self, t: Timestamp) -> (i64, i64) {
+        let local = t.0 / 1_000_000 + i64::from(self.thresholds.utc_offset_minutes) * 60;
+        (local.div_euclid(86_400), local.rem_euclid(86_400) / 3600)
+    }
+
+    /// Folds one event in (in seq order).
+    pub fn apply(&mut self, e: &Event) {
+        self.applied = e.seq;
+        match &e.payload {
+            Payload::AttemptRejected {
+                rule,
+                tenant,
+                subject,
+                reason,
+                ..
+            } => {
+                if let Some((_, finding, severity, what)) =
+                    REFUSALS.iter().find(|(r, ..)| r == rule)
+                {
+                    let explanation =
+                        format!("{} {what}; refused by rule {rule}: {reason}", e.actor);
+                    let staff = Some(e.actor.clone()).or_else(|| subject.clone());
+                    self.push(
+                        finding,
+                        *severity,
+                        e,
+                        (staff, tenant.clone()),
+                        vec![e.seq],
+                        explanation,
+                    );
+                }
+            }
+            Payload::ConsentGiven {
+                tenant,
+                given_by,
+                channel: Channel::Phone,
+                ..
+            } => {
+                let explanation = format!("{given_by} gave consent by phone: recorded, but it authorises nothing (4logist)");
+                self.push(
+                    "misuse.phone-consent",
+                    Severity::Low,
+                    e,
+                    (Some(given_by.clone()), Some(tenant.clone())),
+                    vec![e.seq],
+                    explanation,
+                );
+            }
+            Payload::SessionStarted {
+                session,
+                tenant,
+                staff,
+                ..
+            } => {
+                self.sessions.insert(
+                    *session,
+                    Session {
+                        started: e.seq,
+                        tenant: tenant.clone(),
+                        staff: staff.clone(),
+                        ended: None,
+                        notified: None,
+                        reviewed: None,
+                    },
+                );
+                let (day, hour) = self.local_day_and_hour(e.recorded_at);
+                let (open, close) = self.thresholds.business_hours;
+                if hour < i64::from(open) || hour >= i64::from(close) {
+                    let explanation = format!("{staff} entered {tenant} at {hour}h local, outside business hours ({open}h–{close}h)");
+                    self.push(
+                        "misuse.after-hours",
+                        Severity::Low,
+                        e,
+                        (Some(staff.clone()), Some(tenant.clone())),
+                        vec![e.seq],
+                        explanation,
+                    );
+                }
+                let accounts = self.days.entry((staff.clone(), day)).or_default();
+                accounts.entry(tenant.clone()).or_insert(e.seq);
+                let max = self.thresholds.max_accounts_per_day;
+                if accounts.len() > max && self.flagged_days.insert((staff.clone(), day)) {
+                    let evidence: Vec<Seq> = {
+                        let mut v: Vec<Seq> = accounts.values().copied().collect();
+                        v.sort();
+                        v
+                    };
+                    let explanation = format!(
+                        "{staff} entered {} accounts in one day (more than {max})",
+                        accounts.len()
+                    );
+                    self.push(
+                        "misuse.many-accounts",
+                        Severity::Medium,
+                        e,
+                        (Some(staff.clone()), None),
+                        evidence,
+                        explanation,
+                    );
+                }
+            }
+            Payload::SessionEnded {
+                session, reason, ..
+            } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.ended = Some((e.seq, e.recorded_at));
+                    if *reason == SessionEndReason::TimeLimit {
+                        let (staff, tenant, started) =
+                            (s.staff.clone(), s.tenant.clone(), s.started);
+                        let explanation = format!("{staff}'s session in {tenant} ran into its time limit and was closed by custos");
+                        self.push(
+                            "misuse.session-time-limit",
+                            Severity::Low,
+                            e,
+                            (Some(staff), Some(tenant)),
+                            vec![started, e.seq],
+                            explanation,
+                        );
+                    }
+                }
+            }
+            Payload::CustomerNotified { session, .. } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.notified.get_or_insert(e.recorded_at);
+                }
+            }
+            Payload::ReviewRecorded {
+                subject: ReviewSubject::Finding(id),
+                outcome,
+                ..
+            } => {
+                self.reviews
+                    .entry(id.clone())
+                    .or_default()
+                    .push((*outcome, e.seq, e.recorded_at));
+            }
+            Payload::ReviewRecorded {
+                subject: ReviewSubject::Session(session),
+                ..
+            } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.reviewed.get_or_insert(e.recorded_at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every finding as of `at`: those the events fixed, and those due by `at` (a
+    /// customer not told within the deadline, a session not reviewed within the review
+    /// period), in time order.
+    pub fn at(&self, at: Timestamp) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self.found.iter().filter(|f| f.at <= at).cloned().collect();
+        let t = self.thresholds;
+        for s in self.sessions.values() {
+            let Some((end_seq, ended)) = s.ended else {
+                continue;
+            };
+            for (rule, done, within, severity, what) in [
+                (
+                    "misuse.customer-not-notified",
+                    s.notified,
+                    t.notify_within_secs,
+                    Severity::Medium,
+                    "the customer was not told",
+                ),
+                (
+                    "misuse.unreviewed-session",
+                    s.reviewed,
+                    t.review_within_secs,
+                    Severity::Low,
+                    "no lead reviewed it",
+                ),
+            ] {
+                let due = ended.plus_secs(within);
+                // Late counts as missed: done after the deadline, or not (yet) done.
+                if due <= at && done.is_none_or(|d| d > due) {
+                    out.push(Finding {
+                        id: format!("{rule}@{}", s.started),
+                        rule: rule.to_owned(),
+                        severity,
+                        tenant: Some(s.tenant.clone()),
+                        staff: Some(s.staff.clone()),
+                        at: due,
+                        evidence: vec![s.started, end_seq],
+                        explanation: format!(
+                            "{}'s session in {} ended; within {} h {what}",
+                            s.staff,
+                            s.tenant,
+                            within / 3600
+                        ),
+                        review: None,
+                    });
+                }
+            }
+        }
+        for f in &mut out {
+            // The latest review recorded by `at`.
+            f.review = self.reviews.get(&f.id).and_then(|rs| {
+                rs.iter()
+                    .rev()
+                    .find(|(_, _, when)| *when <= at)
+                    .map(|(outcome, seq, _)| (*outcome, *seq))
+            });
+        }
+        out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        out
+    }
+}

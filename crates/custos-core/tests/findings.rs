@@ -1,0 +1,347 @@
+//! The misuse detectors, rule by rule: a scenario that triggers each and a near miss that
+//! does not, named after the seed the rule comes from.
+
+use custos_core::findings::{Findings, Thresholds};
+use custos_core::vocab::*;
+use custos_core::*;
+
+fn p(s: &str) -> PrincipalId {
+    PrincipalId::new(s).expect("principal")
+}
+
+fn t(s: &str) -> TenantId {
+    TenantId::new(s).expect("tenant")
+}
+
+/// 2026-09-21 10:00 UTC, inside business hours.
+const MORNING: i64 = 1_790_000_000 - 4 * 3600 - 13 * 60 - 20;
+
+/// A log being written: events placed one after the other at chosen times.
+struct Log {
+    events: Vec<Event>,
+}
+
+impl Log {
+    fn new() -> Log {
+        Log { events: Vec::new() }
+    }
+
+    fn at(&mut self, secs: i64, actor: &str, payload: Payload) -> Seq {
+        let seq = Seq(self.events.len() as u64 + 1);
+        let e = NewEvent::new(EventId(u128::from(seq.0)), p(actor), payload).place(
+            seq,
+            StreamId::new("s:x").expect("stream"),
+            seq.0,
+            Timestamp::from_secs(secs),
+        );
+        self.events.push(e);
+        seq
+    }
+
+    fn findings(&self, thresholds: Thresholds, at: i64) -> Vec<custos_core::findings::Finding> {
+        let mut f = Findings::new(thresholds);
+        for e in &self.events {
+            f.apply(e);
+        }
+        f.at(Timestamp::from_secs(at))
+    }
+
+    fn rules(&self, at: i64) -> Vec<String> {
+        self.findings(Thresholds::default(), at)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect()
+    }
+}
+
+fn refused(rule: &str, subject: Option<&str>) -> Payload {
+    Payload::AttemptRejected {
+        rule: rule.into(),
+        command: "c".into(),
+        tenant: Some(t("acme")),
+        subject: subject.map(p),
+        reason: "refused".into(),
+    }
+}
+
+fn started(session: u128, tenant: &str, staff: &str) -> Payload {
+    Payload::SessionStarted {
+        session: SessionId(session),
+        tenant: t(tenant),
+        staff: p(staff),
+        grant: Some(GrantId(1)),
+        target: SessionTarget::User(p("user:acme/admin")),
+        mode: SessionMode::ViewOnly,
+        supervision: Supervision::Unsupervised,
+        reason: "r".into(),
+        ticket_link: "l".into(),
+        consent: None,
+        deadline: Timestamp::from_secs(MORNING + 3600),
+    }
+}
+
+fn ended(session: u128, reason: SessionEndReason) -> Payload {
+    Payload::SessionEnded {
+        session: SessionId(session),
+        tenant: t("acme"),
+        reason,
+    }
+}
+
+#[test]
+fn refusals_the_policy_recorded_become_findings_with_their_evidence() {
+    // Workiva (self-grant, initial support), Teamleader (MFA, training, consent),
+    // 4logist (view-only, importance lists), onboarding managers, revoked grants.
+    for (policy_rule, finding) in [
+        ("grant.self-request", "misuse.self-grant"),
+        ("grant.self-approval", "misuse.self-grant"),
+        ("tenant.initial-support", "misuse.extra-initial-support"),
+        ("session.mfa", "misuse.session-without-mfa-training"),
+        ("session.training", "misuse.session-without-mfa-training"),
+        ("action.consent", "misuse.action-without-consent"),
+        ("action.view-only", "misuse.write-in-view-only"),
+        ("action.high-importance", "misuse.high-importance-setting"),
+        (
+            "action.medium-request",
+            "misuse.medium-setting-without-request",
+        ),
+        (
+            "session.onboarding-manager",
+            "misuse.onboarding-manager-outside-period",
+        ),
+        ("session.grant", "misuse.session-without-grant"),
+    ] {
+        let mut log = Log::new();
+        let seq = log.at(
+            MORNING,
+            "staff:ana",
+            refused(policy_rule, Some("staff:ana")),
+        );
+        let f = log.findings(Thresholds::default(), MORNING);
+        assert_eq!(f.len(), 1, "{policy_rule}");
+        assert_eq!(f[0].rule, finding);
+        assert_eq!(f[0].evidence, vec![seq]);
+        assert_eq!(f[0].staff, Some(p("staff:ana")));
+        assert_eq!(f[0].tenant, Some(t("acme")));
+        assert!(
+            f[0].explanation.contains(policy_rule),
+            "{}",
+            f[0].explanation
+        );
+    }
+    // Near miss: refusals that are not misuse (a malformed request, an unknown id).
+    let mut log = Log::new();
+    log.at(MORNING, "staff:ana", refused("grant.reason", None));
+    log.at(MORNING, "staff:ana", refused("grant.unknown", None));
+    assert!(log.rules(MORNING).is_empty());
+}
+
+#[test]
+fn fourlogist_a_consent_by_phone_is_a_finding_and_a_written_one_is_not() {
+    let give = |channel| Payload::ConsentGiven {
+        consent: ConsentId(1),
+        tenant: t("acme"),
+        given_by: p("user:acme/admin"),
+        grantee: None,
+        scopes: vec![Scope::Import],
+        channel,
+        verified_sender: None,
+        ticket: "T".into(),
+        expires_at: Timestamp::from_secs(MORNING + 86_400),
+    };
+    let mut log = Log::new();
+    log.at(MORNING, "user:acme/admin", give(Channel::Phone));
+    assert_eq!(log.rules(MORNING), vec!["misuse.phone-consent"]);
+    let mut log = Log::new();
+    log.at(MORNING, "user:acme/admin", give(Channel::SignedDocument));
+    assert!(log.rules(MORNING).is_empty());
+}
+
+#[test]
+fn teamleader_sessions_closed_by_the_time_limit_and_customers_not_told_in_time() {
+    let mut log = Log::new();
+    let s = log.at(MORNING, "staff:ana", started(1, "acme", "staff:ana"));
+    let e = log.at(
+        MORNING + 3600,
+        "custos:system",
+        ended(1, SessionEndReason::TimeLimit),
+    );
+    let f = log.findings(Thresholds::default(), MORNING + 3600);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].rule, "misuse.session-time-limit");
+    assert_eq!(f[0].evidence, vec![s, e]);
+    // Not told within 24 h: a finding once the deadline has passed, not before.
+    let day = 24 * 3600;
+    assert!(!log
+        .rules(MORNING + 3600 + day - 1)
+        .contains(&"misuse.customer-not-notified".to_owned()));
+    assert!(log
+        .rules(MORNING + 3600 + day)
+        .contains(&"misuse.customer-not-notified".to_owned()));
+    // Told late: still a finding. Told in time: none (near miss).
+    let notify = Payload::CustomerNotified {
+        session: SessionId(1),
+        tenant: t("acme"),
+        channel: Channel::InApp,
+    };
+    let mut late = Log {
+        events: log.events.clone(),
+    };
+    late.at(MORNING + 3600 + day + 60, "staff:ana", notify.clone());
+    assert!(late
+        .rules(MORNING + 3 * day)
+        .contains(&"misuse.customer-not-notified".to_owned()));
+    let mut on_time = Log::new();
+    on_time.at(MORNING, "staff:ana", started(1, "acme", "staff:ana"));
+    on_time.at(
+        MORNING + 600,
+        "staff:ana",
+        ended(1, SessionEndReason::Staff),
+    );
+    on_time.at(MORNING + 700, "staff:ana", notify);
+    let rules = on_time.rules(MORNING + 3 * day);
+    assert!(!rules.contains(&"misuse.customer-not-notified".to_owned()));
+    assert!(
+        !rules.contains(&"misuse.session-time-limit".to_owned()),
+        "ended by its staff member"
+    );
+}
+
+#[test]
+fn teamleader_sessions_must_be_reviewed_within_the_review_period() {
+    let week = 7 * 24 * 3600;
+    let mut log = Log::new();
+    log.at(MORNING, "staff:ana", started(1, "acme", "staff:ana"));
+    log.at(
+        MORNING + 600,
+        "staff:ana",
+        ended(1, SessionEndReason::Staff),
+    );
+    assert!(!log
+        .rules(MORNING + 600 + week - 1)
+        .contains(&"misuse.unreviewed-session".to_owned()));
+    assert!(log
+        .rules(MORNING + 600 + week)
+        .contains(&"misuse.unreviewed-session".to_owned()));
+    // Near miss: reviewed in time.
+    log.at(
+        MORNING + 3600,
+        "staff:lead",
+        Payload::ReviewRecorded {
+            review: ReviewId(1),
+            reviewer: p("staff:lead"),
+            tenant: Some(t("acme")),
+            subject: ReviewSubject::Session(SessionId(1)),
+            outcome: ReviewOutcome::Cleared,
+            comment: "ok".into(),
+        },
+    );
+    assert!(!log
+        .rules(MORNING + 2 * week)
+        .contains(&"misuse.unreviewed-session".to_owned()));
+}
+
+#[test]
+fn unusual_patterns_many_accounts_a_day_and_sessions_after_hours() {
+    // Six accounts in one day: more than five.
+    let mut log = Log::new();
+    for (i, tenant) in ["a1", "a2", "a3", "a4", "a5"].iter().enumerate() {
+        log.at(
+            MORNING + i as i64 * 60,
+            "staff:ana",
+            started(i as u128, tenant, "staff:ana"),
+        );
+    }
+    // The same account again is not a sixth.
+    log.at(MORNING + 400, "staff:ana", started(9, "a1", "staff:ana"));
+    assert!(
+        log.rules(MORNING + 3600).is_empty(),
+        "five accounts: a near miss"
+    );
+    let sixth = log.at(MORNING + 500, "staff:ana", started(10, "a6", "staff:ana"));
+    let f = log.findings(Thresholds::default(), MORNING + 3600);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].rule, "misuse.many-accounts");
+    assert_eq!(f[0].evidence.len(), 6);
+    assert_eq!(f[0].evidence.last(), Some(&sixth));
+    // Only once a day.
+    log.at(MORNING + 600, "staff:ana", started(11, "a7", "staff:ana"));
+    assert_eq!(log.rules(MORNING + 3600), vec!["misuse.many-accounts"]);
+
+    // A session at 03:00 UTC is after hours; with the office at UTC+6 it is 09:00.
+    let night = MORNING - 7 * 3600;
+    let mut log = Log::new();
+    log.at(night, "staff:ana", started(1, "acme", "staff:ana"));
+    assert_eq!(log.rules(night), vec!["misuse.after-hours"]);
+    let east = Thresholds {
+        utc_offset_minutes: 6 * 60,
+        ..Thresholds::default()
+    };
+    assert!(log.findings(east, night).is_empty());
+}
+
+#[test]
+fn findings_are_a_fold_the_same_in_one_go_or_event_by_event() {
+    let mut log = Log::new();
+    log.at(
+        MORNING,
+        "staff:ana",
+        refused("grant.self-request", Some("staff:ana")),
+    );
+    log.at(
+        MORNING - 7 * 3600,
+        "staff:bo",
+        started(1, "acme", "staff:bo"),
+    );
+    log.at(
+        MORNING + 3600,
+        "custos:system",
+        ended(1, SessionEndReason::TimeLimit),
+    );
+    let at = Timestamp::from_secs(MORNING + 30 * 86_400);
+    let whole = log.findings(Thresholds::default(), at.0 / 1_000_000);
+    // Live: folded as events arrive, asked at the end.
+    let mut live = Findings::new(Thresholds::default());
+    for e in &log.events {
+        live.apply(e);
+        let _ = live.at(e.recorded_at);
+    }
+    assert_eq!(live.at(at), whole);
+    // Serialised and restored (a snapshot), the same.
+    let bytes = codec::encode_snapshot(&live).expect("encode");
+    let restored: Findings = codec::decode_snapshot(&bytes).expect("decode");
+    assert_eq!(restored.at(at), whole);
+    let ids: std::collections::BTreeSet<_> = whole.iter().map(|f| f.id.clone()).collect();
+    assert_eq!(ids.len(), whole.len(), "ids are unique");
+}
+
+#[test]
+fn a_leads_review_of_a_finding_shows_from_its_time_on() {
+    let mut log = Log::new();
+    log.at(
+        MORNING,
+        "staff:ana",
+        refused("grant.self-request", Some("staff:ana")),
+    );
+    let id = log.findings(Thresholds::default(), MORNING)[0].id.clone();
+    let review = log.at(
+        MORNING + 3600,
+        "staff:lead",
+        Payload::ReviewRecorded {
+            review: ReviewId(1),
+            reviewer: p("staff:lead"),
+            tenant: Some(t("acme")),
+            subject: ReviewSubject::Finding(id),
+            outcome: ReviewOutcome::Escalated,
+            comment: "twice this week".into(),
+        },
+    );
+    assert_eq!(
+        log.findings(Thresholds::default(), MORNING + 60)[0].review,
+        None
+    );
+    assert_eq!(
+        log.findings(Thresholds::default(), MORNING + 7200)[0].review,
+        Some((ReviewOutcome::Escalated, review))
+    );
+}
