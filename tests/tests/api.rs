@@ -905,3 +905,86 @@ async fn the_source_ip_is_the_peer_unless_a_trusted_proxy_forwards_it() {
         assert_eq!(e["actor"], "custos:admin");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn findings_live_equal_a_rebuild_and_leads_review_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    common::demo(dir.path(), 3000);
+    let server = start(dir.path());
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("admin token")
+        .trim()
+        .to_owned();
+    let (lead, _) = server.token(&admin, "lead", "staff:lead", None).await;
+    let (s, v) = server
+        .post("/v1/staff", &admin, json!({"staff": "staff:lead", "name": "Lead", "roles": ["support_lead"], "mfa": true, "sso": true, "training_completed": true}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    // An hour ahead, so that the review recorded below falls inside the window.
+    let to = custos_core::Timestamp::from_secs(now + 3600).to_string();
+    let from = custos_core::Timestamp::from_secs(now - 89 * 86_400).to_string();
+    let window = format!("from={from}&to={to}");
+    let (s, live) = server.get(&format!("/v1/findings?{window}"), &lead).await;
+    assert_eq!(s, StatusCode::OK, "{live}");
+    let findings = live["findings"].as_array().expect("findings").clone();
+    assert!(findings.len() > 20, "{}", findings.len());
+    let rules: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .map(|f| f["rule"].as_str().expect("rule"))
+        .collect();
+    assert!(rules.len() >= 5, "{rules:?}");
+    // One finding with its evidence, reviewed by a lead.
+    let id = findings[0]["id"].as_str().expect("id").to_owned();
+    let (s, one) = server.get(&format!("/v1/findings/{id}"), &lead).await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    assert_eq!(one["events"][0]["seq"], one["evidence"][0]);
+    let (s, v) = server
+        .post("/v1/reviews", &lead, json!({"tenant": findings[0]["tenant"], "subject": {"finding": id}, "outcome": "escalated", "comment": "twice this week"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, after) = server
+        .get(&format!("/v1/findings?{window}&status=escalated"), &lead)
+        .await;
+    let reviewed = after["findings"].as_array().expect("findings");
+    assert_eq!(reviewed.len(), 1, "{after}");
+    assert_eq!(reviewed[0]["id"], id);
+    let (_, open) = server
+        .get(&format!("/v1/findings?{window}&status=open"), &lead)
+        .await;
+    assert_eq!(
+        open["findings"].as_array().expect("findings").len(),
+        findings.len() - 1
+    );
+    // Bad windows and roles.
+    let (s, v) = server
+        .get(
+            "/v1/findings?from=2026-01-01T00:00:00Z&to=2026-06-01T00:00:00Z",
+            &lead,
+        )
+        .await;
+    assert_problem(s, &v, StatusCode::BAD_REQUEST, "window-too-wide");
+    let (writer, _) = server.token(&admin, "writer", "staff:w", None).await;
+    let (s, v) = server.get("/v1/findings", &writer).await;
+    assert_problem(s, &v, StatusCode::FORBIDDEN, "forbidden");
+    // Rebuilt offline from the log, the same findings (with the review).
+    let (_, live) = server.get(&format!("/v1/findings?{window}"), &lead).await;
+    drop(server);
+    let o = common::run(&[
+        "findings",
+        "--data",
+        dir.path().to_str().expect("utf-8"),
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let rebuilt: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(rebuilt["findings"], live["findings"]);
+}

@@ -7,6 +7,7 @@
 mod access;
 pub mod demo;
 mod export;
+mod findings;
 mod remote;
 mod serve;
 mod verify;
@@ -177,6 +178,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The misuse findings of a window (at most 90 days; default the last 7 days), folded
+    /// offline from a data directory (docs/misuse.md).
+    Findings {
+        /// Data directory to read.
+        #[arg(long, default_value = "./custos-data")]
+        data: PathBuf,
+        /// Window start (RFC 3339).
+        #[arg(long)]
+        from: Option<custos_core::Timestamp>,
+        /// Window end (RFC 3339; default now).
+        #[arg(long)]
+        to: Option<custos_core::Timestamp>,
+        /// Only this rule (e.g. misuse.self-grant).
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only this staff member.
+        #[arg(long)]
+        staff: Option<String>,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// table, json or csv.
+        #[arg(long, value_enum, default_value = "table")]
+        format: findings::Format,
+    },
     /// API tokens on a server (admin token in CUSTOS_TOKEN).
     Token {
         /// The server.
@@ -317,6 +343,25 @@ pub fn main() -> ExitCode {
             };
             remote::audit(&r, &q, json)
         }),
+        Command::Findings {
+            data,
+            from,
+            to,
+            rule,
+            staff,
+            tenant,
+            format,
+        } => findings::run(
+            &data,
+            &findings::Query {
+                from,
+                to,
+                rule,
+                staff,
+                tenant,
+                format,
+            },
+        ),
         Command::Tail {
             server,
             token,

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod conn;
 pub mod consumers;
 pub mod expiry;
+pub mod findings;
 pub mod live;
 pub mod metrics;
 pub mod nats;
@@ -119,6 +120,7 @@ pub fn app(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(stream::routes())
         .merge(consumers::routes())
+        .merge(findings::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -32,6 +32,8 @@ type TokenMap = HashMap<Digest, TokenInfo>;
 #[derive(Debug, Default)]
 pub struct Live {
     access: Access,
+    /// The misuse findings (docs/misuse.md).
+    findings: custos_core::findings::Findings,
     /// Shared with [`SharedLive`], so that authentication reads it without the mutex.
     tokens: Arc<RwLock<TokenMap>>,
     /// The last seq folded in, shared likewise.
@@ -125,6 +127,7 @@ impl Live {
             _ => {}
         }
         self.access.apply(e);
+        self.findings.apply(e);
     }
 
     /// Folds every event after the last one folded, up to the head.
@@ -145,6 +148,11 @@ impl Live {
     /// The projection.
     pub fn access(&self) -> &Access {
         &self.access
+    }
+
+    /// The misuse findings.
+    pub fn findings(&self) -> &custos_core::findings::Findings {
+        &self.findings
     }
 
     /// Every token ever issued, with whether it was revoked.

@@ -136,6 +136,20 @@ pub const ROUTES: &[Route] = &[
     ),
     (
         "GET",
+        "/v1/findings",
+        "Misuse findings of a window of at most 90 days (default the last 7 days)",
+        &["admin", "lead", "reviewer"],
+        &["from", "to", "rule", "staff", "tenant", "status"],
+    ),
+    (
+        "GET",
+        "/v1/findings/{id}",
+        "One finding with its evidence events",
+        &["admin", "lead", "reviewer"],
+        &[],
+    ),
+    (
+        "GET",
         "/v1/tokens",
         "List API tokens (never their secrets)",
         &["admin"],
