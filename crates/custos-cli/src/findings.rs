@@ -49,9 +49,8 @@ pub fn run(data: &Path, q: &Query) -> anyhow::Result<ExitCode> {
         findings.apply(&stored?.event()?);
     }
     let list: Vec<Finding> = findings
-        .at(to)
+        .window(from, to)
         .into_iter()
-        .filter(|f| f.at >= from)
         .filter(|f| q.rule.as_deref().is_none_or(|r| f.rule == r))
         .filter(|f| {
             q.staff

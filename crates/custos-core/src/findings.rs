@@ -309,7 +309,16 @@ impl Findings {
     /// customer not told within the deadline, a session not reviewed within the review
     /// period), in time order.
     pub fn at(&self, at: Timestamp) -> Vec<Finding> {
-        let mut out: Vec<Finding> = self.found.iter().filter(|f| f.at <= at).cloned().collect();
+        self.window(Timestamp(i64::MIN), at)
+    }
+
+    /// The findings of `[from, to]` as of `to`, in time order. Those the events fixed are
+    /// kept in log order, whose times never decrease, so the window is found by binary
+    /// search and only its findings are copied.
+    pub fn window(&self, from: Timestamp, at: Timestamp) -> Vec<Finding> {
+        let start = self.found.partition_point(|f| f.at < from);
+        let end = self.found.partition_point(|f| f.at <= at);
+        let mut out: Vec<Finding> = self.found[start..end.max(start)].to_vec();
         let t = self.thresholds;
         for s in self.sessions.values() {
             let Some((end_seq, ended)) = s.ended else {
@@ -333,7 +342,7 @@ impl Findings {
             ] {
                 let due = ended.plus_secs(within);
                 // Late counts as missed: done after the deadline, or not (yet) done.
-                if due <= at && done.is_none_or(|d| d > due) {
+                if from <= due && due <= at && done.is_none_or(|d| d > due) {
                     out.push(Finding {
                         id: format!("{rule}@{}", s.started),
                         rule: rule.to_owned(),

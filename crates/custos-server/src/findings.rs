@@ -100,10 +100,10 @@ async fn list(
         let mut live = state.live.lock().await;
         live.catch_up(&state.store)
             .map_err(|e| Problem::internal(&e))?;
-        live.findings().at(to)
+        live.findings().window(from, to)
     };
     let mut findings = Vec::new();
-    for f in all.into_iter().filter(|f| f.at >= from) {
+    for f in all {
         let keep = p.rule.as_deref().is_none_or(|r| f.rule == r)
             && p.staff
                 .as_deref()
