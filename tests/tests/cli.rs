@@ -655,14 +655,8 @@ async fn head_seq(client: &reqwest::Client, url: &str) -> u64 {
     h["seq"].as_u64().expect("seq")
 }
 
-fn stop(mut child: std::process::Child) {
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill")
-        .success());
-    assert!(wait_with_timeout(&mut child, Duration::from_secs(30)).success());
+fn stop(child: std::process::Child) {
+    common::stop(child);
 }
 
 #[tokio::test]

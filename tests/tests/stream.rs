@@ -356,17 +356,6 @@ async fn a_consumer_that_stops_reading_is_disconnected_while_others_keep_up() {
     drop(stalled);
 }
 
-/// Stops a server gracefully (SIGTERM) and waits.
-fn stop(mut child: std::process::Child) {
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill")
-        .success());
-    assert!(child.wait().expect("wait").success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_named_consumer_resumes_after_its_acknowledgement_across_a_restart() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -471,7 +460,7 @@ async fn a_named_consumer_resumes_after_its_acknowledgement_across_a_restart() {
         "another service's consumer is not visible"
     );
     // A restart of the server: the consumer resumes by name after 50.
-    stop(child);
+    common::stop(child);
     let (child, url2) = common::serve(dir.path());
     let _child = common::Kill(child);
     let last = head(&client, &url2).await;

@@ -60,7 +60,25 @@ fn bad(slug: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, slug, detail)
 }
 
-fn instant(name: &str, raw: &Option<String>) -> Result<Option<Timestamp>, Problem> {
+/// Refuses a window whose start is after its end, or wider than [`MAX_WINDOW_DAYS`].
+pub(crate) fn check_window(from: Timestamp, to: Timestamp) -> Result<(), Problem> {
+    if from > to {
+        return Err(bad(
+            "invalid-window",
+            format!("from ({from}) is after to ({to})"),
+        ));
+    }
+    if to.0 - from.0 > MAX_WINDOW_DAYS * 86_400 * 1_000_000 {
+        return Err(bad(
+            "window-too-wide",
+            format!("the window from {from} to {to} exceeds the limit of {MAX_WINDOW_DAYS} days; ask for several windows"),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses an optional RFC 3339 query parameter (400 `bad-timestamp`).
+pub(crate) fn instant(name: &str, raw: &Option<String>) -> Result<Option<Timestamp>, Problem> {
     raw.as_ref()
         .map(|t| {
             t.parse::<Timestamp>().map_err(|e| {
@@ -135,18 +153,7 @@ async fn audit(
     let now = state.config.clock.now();
     let to = instant("to", &p.to)?.unwrap_or(now);
     let from = instant("from", &p.from)?.unwrap_or(to.plus_secs(-DEFAULT_WINDOW_SECS));
-    if from > to {
-        return Err(bad(
-            "invalid-window",
-            format!("from ({from}) is after to ({to})"),
-        ));
-    }
-    if to.0 - from.0 > MAX_WINDOW_DAYS * 86_400 * 1_000_000 {
-        return Err(bad(
-            "window-too-wide",
-            format!("the window from {from} to {to} exceeds the limit of {MAX_WINDOW_DAYS} days; ask for several windows"),
-        ));
-    }
+    check_window(from, to)?;
 
     let head = state.store.head();
     let internal = |e: custos_store::ReadError| Problem::internal(&e);

@@ -13,6 +13,7 @@ use custos_core::vocab::{ApiRole, ReviewOutcome};
 use custos_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{check_window, instant};
 use crate::auth::Caller;
 use crate::wire::Line;
 use crate::{AppState, HeadBody, Problem};
@@ -45,19 +46,6 @@ fn bad(slug: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, slug, detail)
 }
 
-fn instant(name: &str, raw: &Option<String>) -> Result<Option<Timestamp>, Problem> {
-    raw.as_ref()
-        .map(|t| {
-            t.parse::<Timestamp>().map_err(|e| {
-                bad(
-                    "bad-timestamp",
-                    format!("{name} {t:?} is not an RFC 3339 instant: {e}"),
-                )
-            })
-        })
-        .transpose()
-}
-
 fn status_matches(status: &str, f: &Finding) -> Result<bool, Problem> {
     let outcome = f.review.map(|(o, _)| o);
     Ok(match status {
@@ -80,21 +68,7 @@ async fn list(
     let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
     let to = instant("to", &p.to)?.unwrap_or_else(|| state.config.clock.now());
     let from = instant("from", &p.from)?.unwrap_or(to.plus_secs(-DEFAULT_WINDOW_SECS));
-    if from > to {
-        return Err(bad(
-            "invalid-window",
-            format!("from ({from}) is after to ({to})"),
-        ));
-    }
-    if to.0 - from.0 > crate::audit::MAX_WINDOW_DAYS * 86_400 * 1_000_000 {
-        return Err(bad(
-            "window-too-wide",
-            format!(
-                "the window from {from} to {to} exceeds the limit of {} days",
-                crate::audit::MAX_WINDOW_DAYS
-            ),
-        ));
-    }
+    check_window(from, to)?;
     let head = state.store.head();
     let all = {
         let mut live = state.live.lock().await;

@@ -238,12 +238,12 @@ pub(crate) fn cursor(state: &AppState, filter: Filter, next: Seq) -> Result<Curs
     })
 }
 
-async fn subscribe(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
+/// Who may subscribe, and what: the query and its filter (a tenant admin's is confined
+/// to its tenant).
+fn subscription(
+    caller: &Caller,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
-) -> Result<SseResponse<impl Stream<Item = Result<Sse, Infallible>>>, Problem> {
+) -> Result<(Params, Filter), Problem> {
     caller.require(&[
         ApiRole::Admin,
         ApiRole::Reviewer,
@@ -260,6 +260,16 @@ async fn subscribe(
             Some(_) => {}
         }
     }
+    Ok((p, filter))
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Result<SseResponse<impl Stream<Item = Result<Sse, Infallible>>>, Problem> {
+    let (p, filter) = subscription(&caller, params)?;
     // `Last-Event-ID` (a reconnection) wins over `from`; by default, live from now on.
     let next = match (last_event_id(&headers)?, p.from) {
         (Some(id), _) => Seq(id + 1),
@@ -279,22 +289,7 @@ async fn subscribe_ws(
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, Problem> {
-    caller.require(&[
-        ApiRole::Admin,
-        ApiRole::Reviewer,
-        ApiRole::Lead,
-        ApiRole::Subscriber,
-        ApiRole::TenantAdmin,
-    ])?;
-    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
-    let mut filter = parse_filter(p.tenant.as_deref(), p.kind.as_deref(), p.stream.as_deref())?;
-    if caller.token.role == ApiRole::TenantAdmin {
-        match &filter.tenant {
-            None => filter.tenant = caller.token.tenant.clone(),
-            Some(t) if !caller.sees(t) => return Err(Problem::not_found(format!("no tenant {t}"))),
-            Some(_) => {}
-        }
-    }
+    let (p, filter) = subscription(&caller, params)?;
     let next = p.from.map_or_else(|| state.store.head().seq.next(), Seq);
     let mut cursor = cursor(&state, filter, next)?;
     Ok(upgrade.on_upgrade(move |mut socket: WebSocket| async move {

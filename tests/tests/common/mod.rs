@@ -108,3 +108,25 @@ impl Drop for Kill {
         let _ = self.0.wait();
     }
 }
+
+/// Stops a server gracefully (SIGTERM) and waits for a clean exit.
+pub fn stop(mut child: std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "custos serve exited with {status}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "custos serve did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
