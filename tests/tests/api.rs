@@ -959,6 +959,18 @@ async fn findings_live_equal_a_rebuild_and_leads_review_them() {
         open["findings"].as_array().expect("findings").len(),
         findings.len() - 1
     );
+    // Review coverage of the period: every ended session counted once.
+    let (s, cov) = server
+        .get(&format!("/v1/reviews/coverage?{window}"), &lead)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{cov}");
+    let sessions = cov["sessions"].as_u64().expect("sessions");
+    assert!(sessions > 0, "{cov}");
+    let unreviewed = cov["unreviewed"].as_array().expect("list").len() as u64;
+    assert_eq!(
+        cov["reviewed"].as_u64().expect("reviewed") + unreviewed,
+        sessions
+    );
     // Bad windows and roles.
     let (s, v) = server
         .get(

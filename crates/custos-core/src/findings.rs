@@ -104,6 +104,20 @@ struct Session {
     reviewed: Option<Timestamp>,
 }
 
+/// Review coverage of the sessions that ended in a period (Teamleader: logs reviewed by
+/// the heads of support and success).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Sessions that ended in the period.
+    pub sessions: usize,
+    /// Of those, reviewed by a lead (at any time up to the end of the period).
+    pub reviewed: usize,
+    /// Of those, reviewed within the review period after they ended.
+    pub reviewed_in_time: usize,
+    /// The sessions not reviewed: session, tenant, staff, start seq, end seq.
+    pub unreviewed: Vec<(SessionId, TenantId, PrincipalId, Seq, Seq)>,
+}
+
 /// The findings fold.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Findings {
@@ -303,6 +317,39 @@ impl Findings {
             }
             _ => {}
         }
+    }
+
+    /// Review coverage of the sessions that ended in `[from, to]`, as of `to`.
+    pub fn coverage(&self, from: Timestamp, to: Timestamp) -> Coverage {
+        let mut c = Coverage {
+            sessions: 0,
+            reviewed: 0,
+            reviewed_in_time: 0,
+            unreviewed: Vec::new(),
+        };
+        for (id, s) in &self.sessions {
+            let Some((end_seq, ended)) = s.ended else {
+                continue;
+            };
+            if ended < from || ended > to {
+                continue;
+            }
+            c.sessions += 1;
+            match s.reviewed.filter(|r| *r <= to) {
+                Some(r) => {
+                    c.reviewed += 1;
+                    if r <= ended.plus_secs(self.thresholds.review_within_secs) {
+                        c.reviewed_in_time += 1;
+                    }
+                }
+                None => {
+                    c.unreviewed
+                        .push((*id, s.tenant.clone(), s.staff.clone(), s.started, end_seq))
+                }
+            }
+        }
+        c.unreviewed.sort_by_key(|u| u.3);
+        c
     }
 
     /// Every finding as of `at`: those the events fixed, and those due by `at` (a

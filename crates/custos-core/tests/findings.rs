@@ -352,3 +352,54 @@ fn a_leads_review_of_a_finding_shows_from_its_time_on() {
         Some((ReviewOutcome::Escalated, review))
     );
 }
+
+#[test]
+fn teamleader_review_coverage_of_a_period() {
+    let week = 7 * 24 * 3600;
+    let mut log = Log::new();
+    for s in 1..=3u128 {
+        log.at(
+            MORNING + s as i64 * 60,
+            "staff:ana",
+            started(s, "acme", "staff:ana"),
+        );
+        log.at(
+            MORNING + s as i64 * 60 + 30,
+            "staff:ana",
+            ended(s, SessionEndReason::Staff),
+        );
+    }
+    let review = |s: u128| Payload::ReviewRecorded {
+        review: ReviewId(s),
+        reviewer: p("staff:lead"),
+        tenant: Some(t("acme")),
+        subject: ReviewSubject::Session(SessionId(s)),
+        outcome: ReviewOutcome::Acknowledged,
+        comment: "seen".into(),
+    };
+    log.at(MORNING + 3600, "staff:lead", review(1));
+    log.at(MORNING + 2 * week, "staff:lead", review(2));
+    let mut f = Findings::new(Thresholds::default());
+    for e in &log.events {
+        f.apply(e);
+    }
+    let c = f.coverage(
+        Timestamp::from_secs(MORNING),
+        Timestamp::from_secs(MORNING + 3 * week),
+    );
+    assert_eq!((c.sessions, c.reviewed, c.reviewed_in_time), (3, 2, 1));
+    assert_eq!(c.unreviewed.len(), 1);
+    assert_eq!(c.unreviewed[0].0, SessionId(3));
+    // As of the end of the first day, only one review had happened.
+    let c = f.coverage(
+        Timestamp::from_secs(MORNING),
+        Timestamp::from_secs(MORNING + 86_400),
+    );
+    assert_eq!((c.sessions, c.reviewed), (3, 1));
+    // A period in which no session ended.
+    let c = f.coverage(
+        Timestamp::from_secs(MORNING + week),
+        Timestamp::from_secs(MORNING + 3 * week),
+    );
+    assert_eq!(c.sessions, 0);
+}

@@ -145,9 +145,48 @@ async fn show(
     Ok(Json(One { finding, events }))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Period {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct CoverageReport {
+    from: Timestamp,
+    to: Timestamp,
+    #[serde(flatten)]
+    coverage: custos_core::findings::Coverage,
+}
+
+/// `GET /v1/reviews/coverage?from=&to=`: of the sessions that ended in the period (at
+/// most 90 days; default the last 7 days), how many a lead reviewed, how many in time,
+/// and which were not.
+async fn coverage(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: Result<Query<Period>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<CoverageReport>, Problem> {
+    caller.require(READERS)?;
+    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
+    let to = instant("to", &p.to)?.unwrap_or_else(|| state.config.clock.now());
+    let from = instant("from", &p.from)?.unwrap_or(to.plus_secs(-DEFAULT_WINDOW_SECS));
+    check_window(from, to)?;
+    let mut live = state.live.lock().await;
+    live.catch_up(&state.store)
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(Json(CoverageReport {
+        from,
+        to,
+        coverage: live.findings().coverage(from, to),
+    }))
+}
+
 /// The findings routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/reviews/coverage", get(coverage))
         .route("/v1/findings", get(list))
         .route("/v1/findings/{id}", get(show))
 }

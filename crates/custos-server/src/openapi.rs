@@ -143,6 +143,13 @@ pub const ROUTES: &[Route] = &[
     ),
     (
         "GET",
+        "/v1/reviews/coverage",
+        "Review coverage of the sessions that ended in a period (at most 90 days)",
+        &["admin", "lead", "reviewer"],
+        &["from", "to"],
+    ),
+    (
+        "GET",
         "/v1/findings/{id}",
         "One finding with its evidence events",
         &["admin", "lead", "reviewer"],
