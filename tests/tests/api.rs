@@ -1000,3 +1000,74 @@ async fn findings_live_equal_a_rebuild_and_leads_review_them() {
     let rebuilt: Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(rebuilt["findings"], live["findings"]);
 }
+
+#[tokio::test]
+async fn thresholds_from_a_file_are_recorded_once_as_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("thresholds.json");
+    std::fs::write(
+        &file,
+        r#"{"max_accounts_per_day": 3, "business_hours": [7, 19]}"#,
+    )
+    .expect("write");
+    let f = file.to_str().expect("utf-8");
+    let (child, url) = common::serve_with(dir.path(), &["--thresholds", f]);
+    let server = Server {
+        child,
+        url,
+        client: Client::new(),
+    };
+    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
+        .expect("admin token")
+        .trim()
+        .to_owned();
+    let (s, v) = server.get("/v1/thresholds", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["thresholds"]["max_accounts_per_day"], 3);
+    assert_eq!(
+        v["thresholds"]["notify_within_secs"], 86_400,
+        "defaults for the rest"
+    );
+    let e = server.last_event(&admin).await;
+    assert_eq!(e["payload"]["thresholds_set"]["version"], 1);
+    assert_eq!(e["actor"], "custos:system");
+    let head = server.head().await;
+    drop(server);
+    // The same file again: nothing new. Another: version 2.
+    let (child, url) = common::serve_with(dir.path(), &["--thresholds", f]);
+    let server = Server {
+        child,
+        url,
+        client: Client::new(),
+    };
+    assert_eq!(server.head().await, head);
+    drop(server);
+    std::fs::write(&file, r#"{"max_accounts_per_day": 4}"#).expect("write");
+    let (child, url) = common::serve_with(dir.path(), &["--thresholds", f]);
+    let server = Server {
+        child,
+        url,
+        client: Client::new(),
+    };
+    let (_, v) = server.get("/v1/thresholds", &admin).await;
+    assert_eq!(v["version"], 2);
+    drop(server);
+    // A bad file: exit 2 naming it, nothing recorded.
+    std::fs::write(&file, r#"{"max_acounts_per_day": 4}"#).expect("write");
+    let o = common::run(&[
+        "serve",
+        "--data",
+        dir.path().to_str().expect("utf-8"),
+        "--listen",
+        "127.0.0.1:0",
+        "--thresholds",
+        f,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("thresholds.json"),
+        "{}",
+        common::stderr(&o)
+    );
+}

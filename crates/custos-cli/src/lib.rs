@@ -48,6 +48,9 @@ enum Command {
         /// custos.events.<tenant>.<kind>), e.g. nats://127.0.0.1:4222.
         #[arg(long)]
         nats: Option<String>,
+        /// The misuse thresholds (JSON, docs/misuse.md); a change is recorded as an event.
+        #[arg(long)]
+        thresholds: Option<PathBuf>,
     },
     /// Verify the hash chain of a data directory or of an export.
     Verify {
@@ -282,6 +285,7 @@ pub fn main() -> ExitCode {
             trusted_proxy,
             stall_limit,
             nats,
+            thresholds,
         } => {
             let config = custos_server::Config {
                 trusted_proxy,
@@ -289,7 +293,7 @@ pub fn main() -> ExitCode {
                 stall_limit: std::time::Duration::from_secs(stall_limit.max(1)),
                 ..custos_server::Config::default()
             };
-            serve::run(&data, &listen, config).map(|()| ExitCode::SUCCESS)
+            serve::run(&data, &listen, config, thresholds.as_deref()).map(|()| ExitCode::SUCCESS)
         }
         Command::Verify { data, file, head } => verify::run(data.as_deref(), file.as_deref(), head),
         Command::Export { data, out } => export::run(&data, &out).map(|()| ExitCode::SUCCESS),

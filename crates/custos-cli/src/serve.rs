@@ -6,7 +6,27 @@ use anyhow::Context;
 use custos_server::AppState;
 use custos_store::{Store, StoreConfig};
 
-pub fn run(data: &Path, listen: &str, config: custos_server::Config) -> anyhow::Result<()> {
+pub fn run(
+    data: &Path,
+    listen: &str,
+    config: custos_server::Config,
+    thresholds: Option<&Path>,
+) -> anyhow::Result<()> {
+    // Read the thresholds before anything starts: a bad file stops here, exit 2.
+    let thresholds = thresholds
+        .map(
+            |path| -> anyhow::Result<custos_core::findings::Thresholds> {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "{} is not a thresholds file (docs/misuse.md)",
+                        path.display()
+                    )
+                })
+            },
+        )
+        .transpose()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let store = Store::open(data, StoreConfig::default())?;
@@ -22,6 +42,14 @@ pub fn run(data: &Path, listen: &str, config: custos_server::Config) -> anyhow::
             say(&format!(
                 "custos: first start: admin token {secret} (also in {}, mode 0600)",
                 path.display()
+            ));
+        }
+        if let Some(t) = thresholds {
+            let version = custos_server::findings::set_thresholds(&state, t)
+                .await
+                .map_err(|p| anyhow::anyhow!("cannot record the thresholds: {}", p.detail))?;
+            say(&format!(
+                "custos: misuse thresholds version {version} in force"
             ));
         }
         let addr = listener.local_addr()?;

@@ -580,7 +580,8 @@ impl Access {
             | Payload::ReviewRecorded { .. }
             | Payload::AttemptRejected { .. }
             | Payload::TokenIssued { .. }
-            | Payload::TokenRevoked { .. } => {}
+            | Payload::TokenRevoked { .. }
+            | Payload::ThresholdsSet { .. } => {}
         }
     }
 

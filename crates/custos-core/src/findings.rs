@@ -49,10 +49,13 @@ pub struct Finding {
     pub explanation: String,
     /// The latest review of this finding by a lead, if any: its outcome and seq.
     pub review: Option<(ReviewOutcome, Seq)>,
+    /// The version of the thresholds it was judged by (0: the defaults).
+    pub thresholds: u32,
 }
 
 /// The thresholds of the detectors (defaults documented in docs/misuse.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// More distinct accounts entered by one staff member in one (local) day is unusual.
     pub max_accounts_per_day: usize,
@@ -122,6 +125,8 @@ pub struct Coverage {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Findings {
     thresholds: Thresholds,
+    /// The version of `thresholds` (0: the defaults, before any `thresholds_set`).
+    version: u32,
     /// Findings fixed by the events themselves, in seq order.
     found: Vec<Finding>,
     sessions: HashMap<SessionId, Session>,
@@ -148,6 +153,11 @@ impl Findings {
         self.applied
     }
 
+    /// The thresholds in force, and their version (0: the defaults).
+    pub fn thresholds(&self) -> (Thresholds, u32) {
+        (self.thresholds, self.version)
+    }
+
     fn push(
         &mut self,
         rule: &str,
@@ -168,6 +178,7 @@ impl Findings {
             evidence,
             explanation,
             review: None,
+            thresholds: self.version,
         });
     }
 
@@ -297,6 +308,13 @@ impl Findings {
                     s.notified.get_or_insert(e.recorded_at);
                 }
             }
+            Payload::ThresholdsSet {
+                version,
+                thresholds,
+            } => {
+                self.thresholds = *thresholds;
+                self.version = *version;
+            }
             Payload::ReviewRecorded {
                 subject: ReviewSubject::Finding(id),
                 outcome,
@@ -405,6 +423,7 @@ impl Findings {
                             within / 3600
                         ),
                         review: None,
+                        thresholds: self.version,
                     });
                 }
             }

@@ -400,6 +400,16 @@ pub enum Payload {
         /// The token.
         token: TokenId,
     },
+
+    // ----- misuse detection -----
+    /// The thresholds of the misuse detectors changed (docs/misuse.md); findings after it
+    /// are judged by them.
+    ThresholdsSet {
+        /// The new version, one more than the last.
+        version: u32,
+        /// The thresholds.
+        thresholds: crate::findings::Thresholds,
+    },
 }
 
 /// The payload's variant without its data: indexable, filterable, printable.
@@ -438,11 +448,12 @@ pub enum EventKind {
     AttemptRejected,
     TokenIssued,
     TokenRevoked,
+    ThresholdsSet,
 }
 
 impl EventKind {
     /// Every kind, in code order.
-    pub const ALL: [EventKind; 31] = {
+    pub const ALL: [EventKind; 32] = {
         use EventKind::*;
         [
             TenantCreated,
@@ -476,6 +487,7 @@ impl EventKind {
             AttemptRejected,
             TokenIssued,
             TokenRevoked,
+            ThresholdsSet,
         ]
     };
 
@@ -495,7 +507,7 @@ impl EventKind {
     }
 }
 
-const NAMES: [&str; 31] = [
+const NAMES: [&str; 32] = [
     "tenant_created",
     "onboarding_opened",
     "onboarding_closed",
@@ -527,6 +539,7 @@ const NAMES: [&str; 31] = [
     "attempt_rejected",
     "token_issued",
     "token_revoked",
+    "thresholds_set",
 ];
 
 impl std::fmt::Display for EventKind {
@@ -587,6 +600,7 @@ impl Payload {
             P::AttemptRejected { .. } => EventKind::AttemptRejected,
             P::TokenIssued { .. } => EventKind::TokenIssued,
             P::TokenRevoked { .. } => EventKind::TokenRevoked,
+            P::ThresholdsSet { .. } => EventKind::ThresholdsSet,
         }
     }
 
@@ -598,7 +612,8 @@ impl Payload {
             P::StaffEnrolled { .. }
             | P::StaffUpdated { .. }
             | P::TokenIssued { .. }
-            | P::TokenRevoked { .. } => None,
+            | P::TokenRevoked { .. }
+            | P::ThresholdsSet { .. } => None,
             P::ReviewRecorded { tenant, .. } | P::AttemptRejected { tenant, .. } => tenant.as_ref(),
             P::TenantCreated { tenant, .. }
             | P::OnboardingOpened { tenant }

@@ -219,6 +219,16 @@ fn samples() -> Vec<Event> {
             secret_hash: Digest([7; 32]),
         },
         Payload::TokenRevoked { token: TokenId(15) },
+        Payload::ThresholdsSet {
+            version: 2,
+            thresholds: custos_core::findings::Thresholds {
+                max_accounts_per_day: 4,
+                business_hours: (7, 19),
+                utc_offset_minutes: -300,
+                notify_within_secs: 3600,
+                review_within_secs: 86_400,
+            },
+        },
     ];
     payloads
         .into_iter()

@@ -403,3 +403,36 @@ fn teamleader_review_coverage_of_a_period() {
     );
     assert_eq!(c.sessions, 0);
 }
+
+#[test]
+fn a_change_of_thresholds_is_an_event_and_applies_from_its_seq_on() {
+    let mut log = Log::new();
+    for (i, tenant) in ["a1", "a2", "a3"].iter().enumerate() {
+        log.at(
+            MORNING + i as i64 * 60,
+            "staff:ana",
+            started(i as u128, tenant, "staff:ana"),
+        );
+    }
+    assert!(
+        log.rules(MORNING + 3600).is_empty(),
+        "three accounts are fine by default"
+    );
+    log.at(
+        MORNING + 600,
+        "custos:system",
+        Payload::ThresholdsSet {
+            version: 1,
+            thresholds: Thresholds {
+                max_accounts_per_day: 2,
+                ..Thresholds::default()
+            },
+        },
+    );
+    assert!(log.rules(MORNING + 3600).is_empty(), "not retroactive");
+    log.at(MORNING + 700, "staff:ana", started(9, "a4", "staff:ana"));
+    let f = log.findings(Thresholds::default(), MORNING + 3600);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].rule, "misuse.many-accounts");
+    assert_eq!(f[0].thresholds, 1, "judged by version 1");
+}

@@ -347,6 +347,7 @@ pub fn command_for(e: &NewEvent) -> Option<(PrincipalId, Command)> {
         P::AttemptRejected { .. }
         | P::TokenIssued { .. }
         | P::TokenRevoked { .. }
+        | P::ThresholdsSet { .. }
         | P::AccessExpired { .. }
         | P::ConsentExpired { .. }
         | P::InvitationExpired { .. } => return None,

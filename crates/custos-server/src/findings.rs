@@ -183,9 +183,75 @@ async fn coverage(
     }))
 }
 
+/// Records `wanted` as the thresholds in force, unless they already are: appends a
+/// `thresholds_set` event with the next version (actor `custos:system`). Returns the
+/// version in force afterwards.
+pub async fn set_thresholds(
+    state: &AppState,
+    wanted: custos_core::findings::Thresholds,
+) -> Result<u32, Problem> {
+    let (current, version) = {
+        let mut live = state.live.lock().await;
+        live.catch_up(&state.store)
+            .map_err(|e| Problem::internal(&e))?;
+        live.findings().thresholds()
+    };
+    if current == wanted {
+        return Ok(version);
+    }
+    let next = version + 1;
+    state
+        .store
+        .append(custos_store::AppendRequest {
+            stream: custos_core::StreamId::new("custos:thresholds")
+                .map_err(|e| Problem::internal(&e))?,
+            expected: None,
+            events: vec![custos_core::NewEvent::new(
+                custos_core::EventId::from_ulid(ulid::Ulid::new()),
+                custos_core::PrincipalId::system(),
+                custos_core::Payload::ThresholdsSet {
+                    version: next,
+                    thresholds: wanted,
+                },
+            )],
+        })
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    state
+        .live
+        .lock()
+        .await
+        .catch_up(&state.store)
+        .map_err(|e| Problem::internal(&e))?;
+    Ok(next)
+}
+
+#[derive(Debug, Serialize)]
+struct InForce {
+    version: u32,
+    thresholds: custos_core::findings::Thresholds,
+}
+
+/// `GET /v1/thresholds`: the thresholds in force and their version.
+async fn thresholds(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<InForce>, Problem> {
+    caller.require(READERS)?;
+    let mut live = state.live.lock().await;
+    live.catch_up(&state.store)
+        .map_err(|e| Problem::internal(&e))?;
+    let (thresholds, version) = live.findings().thresholds();
+    Ok(Json(InForce {
+        version,
+        thresholds,
+    }))
+}
+
 /// The findings routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/thresholds", get(thresholds))
         .route("/v1/reviews/coverage", get(coverage))
         .route("/v1/findings", get(list))
         .route("/v1/findings/{id}", get(show))

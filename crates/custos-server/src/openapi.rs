@@ -143,6 +143,13 @@ pub const ROUTES: &[Route] = &[
     ),
     (
         "GET",
+        "/v1/thresholds",
+        "The misuse thresholds in force and their version",
+        &["admin", "lead", "reviewer"],
+        &[],
+    ),
+    (
+        "GET",
         "/v1/reviews/coverage",
         "Review coverage of the sessions that ended in a period (at most 90 days)",
         &["admin", "lead", "reviewer"],
