@@ -59,6 +59,31 @@ impl Demo {
                 plan: partner_made.then(|| "standard".to_owned()),
             },
         );
+        // Now and then the creator first tries to attach a first-line agent as well
+        // (Workiva allows only the CSM and the onboarding PM): refused and recorded.
+        if self.rng.gen_bool(0.05) {
+            let l1 = self.staff_with(StaffRole::SupportL1);
+            let attempt_id = name(TenantId::new, format!("t{n:05}x"));
+            let e = self.event(
+                now.plus_secs(30),
+                Self::tenant_stream(&attempt_id),
+                actor.clone(),
+                ip,
+                Payload::TenantCreated {
+                    tenant: attempt_id.clone(),
+                    name: format!("Customer {n}"),
+                    admins: vec![name(PrincipalId::new, format!("user:{attempt_id}/admin"))],
+                    initial_support: vec![InitialSupport {
+                        staff: self.staff[l1].0.clone(),
+                        role: StaffRole::SupportL1,
+                    }],
+                    partner: None,
+                    identity_provider: None,
+                    plan: None,
+                },
+            );
+            self.later(e);
+        }
         // The CSM opens and closes the onboarding period.
         let csm_id = self.staff[csm].0.clone();
         let e = self.event(
@@ -437,6 +462,13 @@ impl Demo {
                 _ => ActionKind::ChangeSetting(Setting::Password),
             };
             let importance = action.importance();
+            // Mostly asked in writing; sometimes only by phone, which is no authorised
+            // request (4logist): refused and recorded.
+            let channel = if self.rng.gen_bool(0.2) {
+                Channel::Phone
+            } else {
+                Channel::VerifiedEmail
+            };
             let e = self.event(
                 at,
                 stream.clone(),
@@ -450,8 +482,7 @@ impl Demo {
                     importance,
                     detail: "as seen in the ticket".into(),
                     consent: None,
-                    request_channel: (importance == Importance::Medium)
-                        .then_some(Channel::VerifiedEmail),
+                    request_channel: (importance == Importance::Medium).then_some(channel),
                 },
             );
             self.later(e);
@@ -480,18 +511,21 @@ impl Demo {
             },
         );
         self.later(e);
-        let e = self.event(
-            end.plus_secs(300),
-            stream,
-            staff,
-            ip,
-            Payload::CustomerNotified {
-                session: id,
-                tenant: tenant.id.clone(),
-                channel: Channel::InApp,
-            },
-        );
-        self.later(e);
+        // The customer is told afterwards — not always (Teamleader's rule, a finding).
+        if self.rng.gen_bool(0.9) {
+            let e = self.event(
+                end.plus_secs(300),
+                stream,
+                staff,
+                ip,
+                Payload::CustomerNotified {
+                    session: id,
+                    tenant: tenant.id.clone(),
+                    channel: Channel::InApp,
+                },
+            );
+            self.later(e);
+        }
         if self.rng.gen_bool(0.3) {
             let lead = self.staff_with(StaffRole::SupportLead);
             let review = ReviewId(self.ulid());
