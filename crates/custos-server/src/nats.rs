@@ -100,6 +100,10 @@ async fn publish(
         .ok_or_else(|| NatsError::Nats(format!("the recorded position {done} is past the log")))?;
     tracing::info!(after = done, "nats publisher: publishing");
     loop {
+        // Between batches: a stopping server ends the publisher (its position is kept).
+        if *stop.borrow() {
+            return Ok(());
+        }
         let top = head.borrow_and_update().seq.0;
         if done >= top {
             tokio::select! {
