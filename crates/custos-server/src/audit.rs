@@ -6,7 +6,6 @@
 //! same while appends go on: no event is missed or repeated.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use custos_core::vocab::ApiRole;
@@ -56,20 +55,16 @@ struct Page {
     next_cursor: Option<String>,
 }
 
-fn bad(slug: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, slug, detail)
-}
-
 /// Refuses a window whose start is after its end, or wider than [`MAX_WINDOW_DAYS`].
 pub(crate) fn check_window(from: Timestamp, to: Timestamp) -> Result<(), Problem> {
     if from > to {
-        return Err(bad(
+        return Err(Problem::bad_request(
             "invalid-window",
             format!("from ({from}) is after to ({to})"),
         ));
     }
     if to.0 - from.0 > MAX_WINDOW_DAYS * 86_400 * 1_000_000 {
-        return Err(bad(
+        return Err(Problem::bad_request(
             "window-too-wide",
             format!("the window from {from} to {to} exceeds the limit of {MAX_WINDOW_DAYS} days; ask for several windows"),
         ));
@@ -82,7 +77,7 @@ pub(crate) fn instant(name: &str, raw: &Option<String>) -> Result<Option<Timesta
     raw.as_ref()
         .map(|t| {
             t.parse::<Timestamp>().map_err(|e| {
-                bad(
+                Problem::bad_request(
                     "bad-timestamp",
                     format!("{name} {t:?} is not an RFC 3339 instant: {e}"),
                 )
@@ -97,7 +92,7 @@ fn parse_cursor(raw: &str) -> Result<(u64, u64), Problem> {
         .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
         .filter(|(last, upper)| last <= upper)
         .ok_or_else(|| {
-            bad(
+            Problem::bad_request(
                 "invalid-cursor",
                 format!("cursor {raw:?} was not given by this API"),
             )
@@ -115,37 +110,29 @@ async fn audit(
         ApiRole::Lead,
         ApiRole::TenantAdmin,
     ])?;
-    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
-    let mut tenant = p
+    let Query(p) = params.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
+    let tenant = p
         .tenant
         .as_deref()
         .map(TenantId::new)
         .transpose()
-        .map_err(|e| bad("invalid-query", e.to_string()))?;
-    if caller.token.role == ApiRole::TenantAdmin {
-        match &tenant {
-            None => tenant = caller.token.tenant.clone(),
-            Some(t) if !caller.sees(t) => {
-                return Err(Problem::not_found(format!("no tenant {t}")));
-            }
-            Some(_) => {}
-        }
-    }
+        .map_err(|e| Problem::bad_request("invalid-query", e.to_string()))?;
+    let tenant = caller.confine(tenant)?;
     let actor = p
         .actor
         .as_deref()
         .map(PrincipalId::new)
         .transpose()
-        .map_err(|e| bad("invalid-query", e.to_string()))?;
+        .map_err(|e| Problem::bad_request("invalid-query", e.to_string()))?;
     let kind = p
         .kind
         .as_deref()
         .map(str::parse::<EventKind>)
         .transpose()
-        .map_err(|e| bad("invalid-query", e.to_string()))?;
+        .map_err(|e| Problem::bad_request("invalid-query", e.to_string()))?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(bad(
+        return Err(Problem::bad_request(
             "invalid-query",
             format!("limit must be between 1 and {MAX_LIMIT}"),
         ));
@@ -163,7 +150,10 @@ async fn audit(
         Some(c) => {
             let (last, upper) = parse_cursor(c)?;
             if upper > head.seq.0 {
-                return Err(bad("invalid-cursor", "the cursor is past this log's head"));
+                return Err(Problem::bad_request(
+                    "invalid-cursor",
+                    "the cursor is past this log's head",
+                ));
             }
             (Seq(last + 1).max(first), Seq(upper))
         }

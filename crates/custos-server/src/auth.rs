@@ -66,6 +66,17 @@ impl Caller {
         }
     }
 
+    /// The tenant filter a caller reads with: a tenant admin's defaults to its own
+    /// tenant, and another tenant is answered 404 as if it did not exist; anyone else's
+    /// is what was asked.
+    pub fn confine(&self, asked: Option<TenantId>) -> Result<Option<TenantId>, Problem> {
+        match asked {
+            None if self.token.role == ApiRole::TenantAdmin => Ok(self.token.tenant.clone()),
+            Some(t) if !self.sees(&t) => Err(Problem::not_found(format!("no tenant {t}"))),
+            other => Ok(other),
+        }
+    }
+
     /// Whether the caller may see `tenant` at all: everyone but a tenant admin of another
     /// tenant (who is answered 404, as if it did not exist).
     pub fn sees(&self, tenant: &TenantId) -> bool {

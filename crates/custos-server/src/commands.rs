@@ -265,10 +265,6 @@ pub fn routes() -> Router<AppState> {
     router
 }
 
-fn bad_request(slug: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, slug, detail)
-}
-
 /// Parses the body and the path into the policy's command.
 fn parse(spec: &Spec, params: &[String], body: &[u8]) -> Result<(Command, Option<u64>), Problem> {
     let mut object: Map<String, Value> = if body.iter().all(u8::is_ascii_whitespace) {
@@ -277,13 +273,13 @@ fn parse(spec: &Spec, params: &[String], body: &[u8]) -> Result<(Command, Option
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(o)) => o,
             Ok(_) => {
-                return Err(bad_request(
+                return Err(Problem::bad_request(
                     "malformed-json",
                     "the body must be a JSON object",
                 ))
             }
             Err(e) => {
-                return Err(bad_request(
+                return Err(Problem::bad_request(
                     "malformed-json",
                     format!(
                         "malformed JSON at line {} column {}: {e}",
@@ -297,7 +293,7 @@ fn parse(spec: &Spec, params: &[String], body: &[u8]) -> Result<(Command, Option
     let expected = match object.remove("expected_version") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_u64().ok_or_else(|| {
-            bad_request(
+            Problem::bad_request(
                 "invalid-field",
                 "expected_version must be a non-negative integer",
             )
@@ -307,7 +303,7 @@ fn parse(spec: &Spec, params: &[String], body: &[u8]) -> Result<(Command, Option
         let value = Value::String(value.clone());
         match object.get(*name) {
             Some(v) if *v != value => {
-                return Err(bad_request(
+                return Err(Problem::bad_request(
                     "invalid-field",
                     format!("field {name} in the body differs from the path"),
                 ))
@@ -340,7 +336,7 @@ fn parse(spec: &Spec, params: &[String], body: &[u8]) -> Result<(Command, Option
                 other => Value::String(other.to_owned()),
             };
             if let Some(field) = object.keys().next() {
-                return Err(bad_request(
+                return Err(Problem::bad_request(
                     "unknown-field",
                     format!("unknown field `{field}`"),
                 ));
@@ -356,7 +352,7 @@ fn parse(spec: &Spec, params: &[String], body: &[u8]) -> Result<(Command, Option
         } else {
             "invalid-field"
         };
-        bad_request(slug, text)
+        Problem::bad_request(slug, text)
     };
     let command = match spec.family {
         Family::Tenant => Command::Tenant(serde_json::from_value(tagged).map_err(invalid)?),
@@ -380,7 +376,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         .and_then(|s| s.parse().ok())
         .map(Some)
         .ok_or_else(|| {
-            bad_request(
+            Problem::bad_request(
                 "invalid-header",
                 "If-Match must be a stream version (an integer)",
             )
@@ -397,7 +393,7 @@ fn request_id(caller: &Caller, headers: &HeaderMap) -> Result<(EventId, bool), P
                 .ok()
                 .filter(|k| !k.is_empty() && k.len() <= 200)
                 .ok_or_else(|| {
-                    bad_request(
+                    Problem::bad_request(
                         "invalid-header",
                         "Idempotency-Key must be 1 to 200 visible characters",
                     )
@@ -553,7 +549,7 @@ async fn run(
     let (command, body_expected) = parse(spec, &params, &body)?;
     let expected = match (if_match(&headers)?, body_expected) {
         (Some(a), Some(b)) if a != b => {
-            return Err(bad_request(
+            return Err(Problem::bad_request(
                 "invalid-header",
                 "If-Match and expected_version differ",
             ))

@@ -56,10 +56,6 @@ struct Ack {
     seq: u64,
 }
 
-fn bad(slug: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, slug, detail)
-}
-
 fn check_name(name: &str) -> Result<(), Problem> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -69,7 +65,7 @@ fn check_name(name: &str) -> Result<(), Problem> {
     if ok {
         Ok(())
     } else {
-        Err(bad(
+        Err(Problem::bad_request(
             "invalid-field",
             "a consumer name is 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-'",
         ))
@@ -112,9 +108,9 @@ async fn register(
     let head = state.store.head().seq.0;
     let position = match r.from {
         None => head,
-        Some(0) => return Err(bad("invalid-field", "from starts at 1")),
+        Some(0) => return Err(Problem::bad_request("invalid-field", "from starts at 1")),
         Some(f) if f > head + 1 => {
-            return Err(bad(
+            return Err(Problem::bad_request(
                 "invalid-field",
                 format!("from {f} is past the head ({head}) + 1"),
             ))
@@ -179,7 +175,7 @@ async fn ack(
     let mut c = load(&state, &caller, &name)?;
     let head = state.store.head().seq.0;
     if a.seq > head {
-        return Err(bad(
+        return Err(Problem::bad_request(
             "invalid-field",
             format!("seq {} is past the head ({head})", a.seq),
         ));

@@ -5,7 +5,6 @@
 //! `review`.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use custos_core::findings::Finding;
@@ -42,10 +41,6 @@ struct Page {
     findings: Vec<Finding>,
 }
 
-fn bad(slug: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, slug, detail)
-}
-
 fn status_matches(status: &str, f: &Finding) -> Result<bool, Problem> {
     let outcome = f.review.map(|(o, _)| o);
     Ok(match status {
@@ -53,7 +48,7 @@ fn status_matches(status: &str, f: &Finding) -> Result<bool, Problem> {
         "reviewed" => outcome.is_some(),
         other => {
             let wanted: ReviewOutcome = serde_json::from_value(serde_json::Value::String(other.to_owned()))
-                .map_err(|_| bad("invalid-query", format!("status {other:?}: open, reviewed, acknowledged, cleared, flagged or escalated")))?;
+                .map_err(|_| Problem::bad_request("invalid-query", format!("status {other:?}: open, reviewed, acknowledged, cleared, flagged or escalated")))?;
             outcome == Some(wanted)
         }
     })
@@ -65,7 +60,7 @@ async fn list(
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page>, Problem> {
     caller.require(READERS)?;
-    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
+    let Query(p) = params.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
     let to = instant("to", &p.to)?.unwrap_or_else(|| state.config.clock.now());
     let from = instant("from", &p.from)?.unwrap_or(to.plus_secs(-DEFAULT_WINDOW_SECS));
     check_window(from, to)?;
@@ -169,7 +164,7 @@ async fn coverage(
     params: Result<Query<Period>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<CoverageReport>, Problem> {
     caller.require(READERS)?;
-    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
+    let Query(p) = params.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
     let to = instant("to", &p.to)?.unwrap_or_else(|| state.config.clock.now());
     let from = instant("from", &p.from)?.unwrap_or(to.plus_secs(-DEFAULT_WINDOW_SECS));
     check_window(from, to)?;

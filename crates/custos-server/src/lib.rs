@@ -237,6 +237,11 @@ impl Problem {
         }
     }
 
+    /// 400 of cause `slug`.
+    pub fn bad_request(slug: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, slug, detail)
+    }
+
     /// 404, saying what was not found (and nothing about other tenants).
     pub fn not_found(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", detail)

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as Sse, KeepAlive};
 use axum::response::{Response, Sse as SseResponse};
 use axum::routing::get;
@@ -139,17 +139,13 @@ impl Cursor {
     }
 }
 
-fn bad(slug: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, slug, detail)
-}
-
 /// Parses the filter of a subscription.
 pub(crate) fn parse_filter(
     tenant: Option<&str>,
     kind: Option<&str>,
     stream: Option<&str>,
 ) -> Result<Filter, Problem> {
-    let parse = |e: &dyn std::fmt::Display| bad("invalid-query", e.to_string());
+    let parse = |e: &dyn std::fmt::Display| Problem::bad_request("invalid-query", e.to_string());
     Ok(Filter {
         tenant: tenant
             .map(TenantId::new)
@@ -172,7 +168,7 @@ pub(crate) fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, Problem>
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
             .map(Some)
-            .ok_or_else(|| bad("invalid-header", "Last-Event-ID must be a seq")),
+            .ok_or_else(|| Problem::bad_request("invalid-header", "Last-Event-ID must be a seq")),
     }
 }
 
@@ -211,7 +207,7 @@ pub(crate) fn respond(
 pub(crate) fn cursor(state: &AppState, filter: Filter, next: Seq) -> Result<Cursor, Problem> {
     let head = state.store.head();
     if next.0 == 0 || next.0 > head.seq.0 + 1 {
-        return Err(bad(
+        return Err(Problem::bad_request(
             "invalid-query",
             format!(
                 "seq {} is not between 1 and the head ({}) + 1",
@@ -251,15 +247,9 @@ fn subscription(
         ApiRole::Subscriber,
         ApiRole::TenantAdmin,
     ])?;
-    let Query(p) = params.map_err(|e| bad("invalid-query", e.body_text()))?;
+    let Query(p) = params.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
     let mut filter = parse_filter(p.tenant.as_deref(), p.kind.as_deref(), p.stream.as_deref())?;
-    if caller.token.role == ApiRole::TenantAdmin {
-        match &filter.tenant {
-            None => filter.tenant = caller.token.tenant.clone(),
-            Some(t) if !caller.sees(t) => return Err(Problem::not_found(format!("no tenant {t}"))),
-            Some(_) => {}
-        }
-    }
+    filter.tenant = caller.confine(filter.tenant)?;
     Ok((p, filter))
 }
 
