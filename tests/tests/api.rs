@@ -817,6 +817,7 @@ async fn every_role_on_every_endpoint() {
         (Method::POST, "/v1/grants".into(), W),
         (Method::POST, format!("{g}/approve"), W),
         (Method::POST, format!("{g}/deny"), W),
+        (Method::POST, format!("{g}/extend"), W),
         (Method::POST, format!("{g}/revoke"), C),
         (Method::POST, "/v1/consents".into(), C),
         (Method::POST, format!("{c}/withdraw"), C),
@@ -831,7 +832,12 @@ async fn every_role_on_every_endpoint() {
         (Method::POST, format!("{i}/deactivate"), W),
         (Method::POST, format!("{i}/reactivate"), W),
         (Method::POST, format!("{i}/revoke"), W),
+        (Method::POST, format!("{i}/actions"), W),
         (Method::POST, "/v1/reviews".into(), &["admin", "lead"]),
+        (Method::GET, "/v1/findings".into(), RA),
+        (Method::GET, "/v1/findings/misuse.self-grant@1".into(), RA),
+        (Method::GET, "/v1/reviews/coverage".into(), RA),
+        (Method::GET, "/v1/thresholds".into(), RA),
         (Method::GET, "/v1/tenants".into(), R),
         (Method::GET, "/v1/tenants/acme/access".into(), R),
         (Method::GET, "/v1/principals/staff:w/access".into(), RA),
@@ -927,11 +933,45 @@ async fn findings_live_equal_a_rebuild_and_leads_review_them() {
     // An hour ahead, so that the review recorded below falls inside the window.
     let to = custos_core::Timestamp::from_secs(now + 3600).to_string();
     let from = custos_core::Timestamp::from_secs(now - 89 * 86_400).to_string();
-    let window = format!("from={from}&to={to}");
+    let period = format!("from={from}&to={to}");
+    let window = format!("{period}&limit=5000");
     let (s, live) = server.get(&format!("/v1/findings?{window}"), &lead).await;
     assert_eq!(s, StatusCode::OK, "{live}");
+    assert!(live.get("next_cursor").is_none(), "one page holds them all");
     let findings = live["findings"].as_array().expect("findings").clone();
     assert!(findings.len() > 20, "{}", findings.len());
+    // Pages of 37, cursor after cursor, are the same findings in the same order.
+    let mut paged: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            None => format!("/v1/findings?from={from}&to={to}&limit=37"),
+            Some(c) => format!("/v1/findings?from={from}&limit=37&cursor={c}"),
+        };
+        let (s, page) = server.get(&url, &lead).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        let items = page["findings"].as_array().expect("findings");
+        assert!(items.len() <= 37);
+        paged.extend(items.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                assert_eq!(items.len(), 37, "only the last page is short");
+                cursor = Some(c.to_owned());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(paged, findings);
+    for (query, slug) in [
+        ("limit=0", "invalid-query"),
+        ("limit=5001", "invalid-query"),
+        ("cursor=garbage", "invalid-cursor"),
+        ("cursor=1.2.x&to=2026-01-01T00:00:00Z", "invalid-cursor"),
+        ("staff=NOT%20A%20NAME", "invalid-query"),
+    ] {
+        let (s, v) = server.get(&format!("/v1/findings?{query}"), &lead).await;
+        assert_problem(s, &v, StatusCode::BAD_REQUEST, slug);
+    }
     let rules: std::collections::BTreeSet<&str> = findings
         .iter()
         .map(|f| f["rule"].as_str().expect("rule"))
@@ -961,7 +1001,7 @@ async fn findings_live_equal_a_rebuild_and_leads_review_them() {
     );
     // Review coverage of the period: every ended session counted once.
     let (s, cov) = server
-        .get(&format!("/v1/reviews/coverage?{window}"), &lead)
+        .get(&format!("/v1/reviews/coverage?{period}"), &lead)
         .await;
     assert_eq!(s, StatusCode::OK, "{cov}");
     let sessions = cov["sessions"].as_u64().expect("sessions");
@@ -1030,7 +1070,7 @@ async fn thresholds_from_a_file_are_recorded_once_as_events() {
         "defaults for the rest"
     );
     let e = server.last_event(&admin).await;
-    assert_eq!(e["payload"]["thresholds_set"]["version"], 1);
+    assert_eq!(e["payload"]["thresholds_changed"]["version"], 1);
     assert_eq!(e["actor"], "custos:system");
     let head = server.head().await;
     drop(server);

@@ -133,8 +133,10 @@ pub(crate) struct GrantState {
     pub scopes: Vec<Scope>,
     pub ttl_secs: u64,
     pub requested: Seq,
-    /// `(seq, approved at, expires at)`.
+    /// `(seq, approved at, expires at)`; an extension moves the expiry.
     pub approved: Option<(Seq, Timestamp, Timestamp)>,
+    /// The extensions, in order.
+    pub extended: Vec<Seq>,
     pub closed: bool,
 }
 
@@ -153,6 +155,8 @@ pub(crate) struct SessionState {
     pub open: OpenSession,
     pub supervision: crate::vocab::Supervision,
     pub consent: Option<ConsentId>,
+    /// The grant it rests on (none: initial support).
+    pub grant: Option<GrantId>,
     pub ended: bool,
 }
 
@@ -359,6 +363,7 @@ impl Access {
                         ttl_secs: *ttl_secs,
                         requested: seq,
                         approved: None,
+                        extended: Vec::new(),
                         closed: false,
                     },
                 );
@@ -370,6 +375,18 @@ impl Access {
                     if !g.closed {
                         g.approved = Some((seq, at, *expires_at));
                         self.deadlines.insert((*expires_at, Due::Grant(*grant)));
+                    }
+                }
+            }
+            Payload::AccessExtended {
+                grant, expires_at, ..
+            } => {
+                if let Some(g) = self.grants.get_mut(grant) {
+                    if let (false, Some((_, _, until))) = (g.closed, g.approved.as_mut()) {
+                        self.deadlines.remove(&(*until, Due::Grant(*grant)));
+                        *until = *expires_at;
+                        self.deadlines.insert((*expires_at, Due::Grant(*grant)));
+                        g.extended.push(seq);
                     }
                 }
             }
@@ -504,6 +521,7 @@ impl Access {
                 supervision,
                 consent,
                 deadline,
+                grant,
                 ..
             } => {
                 let open = OpenSession {
@@ -529,6 +547,7 @@ impl Access {
                         open,
                         supervision: *supervision,
                         consent: *consent,
+                        grant: *grant,
                         ended: false,
                     },
                 );
@@ -581,7 +600,9 @@ impl Access {
             | Payload::AttemptRejected { .. }
             | Payload::TokenIssued { .. }
             | Payload::TokenRevoked { .. }
-            | Payload::ThresholdsSet { .. } => {}
+            | Payload::ThresholdsSet { .. }
+            | Payload::InviteeAction { .. }
+            | Payload::ThresholdsChanged { .. } => {}
         }
     }
 
@@ -743,7 +764,10 @@ impl Access {
                     },
                     since,
                     until: Some(until),
-                    evidence: vec![g.requested, approved],
+                    evidence: [g.requested, approved]
+                        .into_iter()
+                        .chain(g.extended.iter().copied())
+                        .collect(),
                 },
             )
         })

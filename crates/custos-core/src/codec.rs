@@ -93,7 +93,9 @@ pub fn decode(record: &[u8]) -> Result<Event, CodecError> {
 }
 
 /// The snapshot format written by this version of custos (first byte of a snapshot).
-pub const SNAPSHOT_FORMAT: u8 = 1;
+/// 2: grants remember their extensions, sessions their grant (format 1 is ignored and
+/// the projection folded from the log instead).
+pub const SNAPSHOT_FORMAT: u8 = 2;
 
 /// The largest snapshot accepted, in bytes.
 pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;

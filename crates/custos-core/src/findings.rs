@@ -9,7 +9,7 @@
 //! nobody reviewed — and are derived by [`Findings::at`] from what is still pending.
 //! Pure and deterministic: the same log and instant give the same findings.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,11 @@ pub struct Thresholds {
     pub notify_within_secs: i64,
     /// A session must be reviewed within this many seconds after it ends.
     pub review_within_secs: i64,
+    /// More extensions than this of one staff member's grants on one account within
+    /// `extension_window_secs` is unusual.
+    pub max_extensions: usize,
+    /// The window over which grant extensions are counted, in seconds.
+    pub extension_window_secs: i64,
 }
 
 impl Default for Thresholds {
@@ -77,6 +82,38 @@ impl Default for Thresholds {
             utc_offset_minutes: 0,
             notify_within_secs: 24 * 3600,
             review_within_secs: 7 * 24 * 3600,
+            max_extensions: 2,
+            extension_window_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// The thresholds as record format 1 wrote them in `thresholds_set` (before the
+/// extension limits): kept so that those records still decode; read as [`Thresholds`]
+/// with the later fields at their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdsV1 {
+    /// See [`Thresholds::max_accounts_per_day`].
+    pub max_accounts_per_day: usize,
+    /// See [`Thresholds::business_hours`].
+    pub business_hours: (u8, u8),
+    /// See [`Thresholds::utc_offset_minutes`].
+    pub utc_offset_minutes: i32,
+    /// See [`Thresholds::notify_within_secs`].
+    pub notify_within_secs: i64,
+    /// See [`Thresholds::review_within_secs`].
+    pub review_within_secs: i64,
+}
+
+impl From<ThresholdsV1> for Thresholds {
+    fn from(v: ThresholdsV1) -> Thresholds {
+        Thresholds {
+            max_accounts_per_day: v.max_accounts_per_day,
+            business_hours: v.business_hours,
+            utc_offset_minutes: v.utc_offset_minutes,
+            notify_within_secs: v.notify_within_secs,
+            review_within_secs: v.review_within_secs,
+            ..Thresholds::default()
         }
     }
 }
@@ -94,7 +131,16 @@ const REFUSALS: &[(&str, &str, Severity, &str)] = &[
     ("action.medium-request", "misuse.medium-setting-without-request", Severity::Medium, "tried to change a medium-importance setting without an authorised request"),
     ("session.onboarding-manager", "misuse.onboarding-manager-outside-period", Severity::Medium, "as onboarding manager, tried to enter outside the onboarding period without consent"),
     ("session.grant", "misuse.session-without-grant", Severity::High, "tried to open a session without a live grant of their own (revoked, expired or someone else's)"),
+    ("grant.self-extension", "misuse.self-grant", Severity::High, "tried to extend their own access"),
+    ("action.grant-lapsed", "misuse.activity-after-lapse", Severity::High, "tried to act in a session after the grant it rests on was revoked or expired"),
+    ("invitee.inactive", "misuse.activity-after-lapse", Severity::High, "tried to act on an invitation that is not active (never accepted, declined, expired, deactivated or revoked)"),
+    ("invitee.partner-not-accepted", "misuse.partner-before-acceptance", Severity::High, "as partner, tried to manage the account before the customer's IT admin accepted"),
+    ("invitee.scope", "misuse.outside-invitation-scope", Severity::Medium, "tried to act outside the scopes of their invitation"),
 ];
+
+/// The extensions of one staff member's grants on one account within the window (seq,
+/// time), and whether the run they belong to was already flagged.
+type ExtensionRun = (VecDeque<(Seq, Timestamp)>, bool);
 
 /// A session as the detectors follow it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,7 +171,7 @@ pub struct Coverage {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Findings {
     thresholds: Thresholds,
-    /// The version of `thresholds` (0: the defaults, before any `thresholds_set`).
+    /// The version of `thresholds` (0: the defaults, before any `thresholds_changed`).
     version: u32,
     /// Findings fixed by the events themselves, in seq order.
     found: Vec<Finding>,
@@ -134,6 +180,11 @@ pub struct Findings {
     days: HashMap<(PrincipalId, i64), BTreeMap<TenantId, Seq>>,
     /// (staff, local day) already flagged for too many accounts.
     flagged_days: BTreeSet<(PrincipalId, i64)>,
+    /// (grantee, tenant) → the extensions within the window (seq, time), and whether
+    /// the run they belong to was already flagged.
+    extensions: HashMap<(PrincipalId, TenantId), ExtensionRun>,
+    /// The sessions that ended, in log order (so by time): end time, session.
+    ended: Vec<(Timestamp, SessionId)>,
     /// The reviews of each finding, by finding id, in order: outcome, seq, time.
     reviews: HashMap<String, Vec<(ReviewOutcome, Seq, Timestamp)>>,
     applied: Seq,
@@ -286,8 +337,9 @@ impl Findings {
             Payload::SessionEnded {
                 session, reason, ..
             } => {
-                if let Some(s) = self.sessions.get_mut(session) {
+                if let Some(s) = self.sessions.get_mut(session).filter(|s| s.ended.is_none()) {
                     s.ended = Some((e.seq, e.recorded_at));
+                    self.ended.push((e.recorded_at, *session));
                     if *reason == SessionEndReason::TimeLimit {
                         let (staff, tenant, started) =
                             (s.staff.clone(), s.tenant.clone(), s.started);
@@ -312,9 +364,19 @@ impl Findings {
                 version,
                 thresholds,
             } => {
+                self.thresholds = (*thresholds).into();
+                self.version = *version;
+            }
+            Payload::ThresholdsChanged {
+                version,
+                thresholds,
+            } => {
                 self.thresholds = *thresholds;
                 self.version = *version;
             }
+            Payload::AccessExtended {
+                tenant, grantee, ..
+            } => self.extended(e, grantee, tenant),
             Payload::ReviewRecorded {
                 subject: ReviewSubject::Finding(id),
                 outcome,
@@ -334,6 +396,47 @@ impl Findings {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A grant extension: more than `max_extensions` of one staff member's grants on one
+    /// account within `extension_window_secs` is flagged once per run (a run ends when
+    /// the window holds `max_extensions` or fewer again).
+    fn extended(&mut self, e: &Event, grantee: &PrincipalId, tenant: &TenantId) {
+        let (max, window) = (
+            self.thresholds.max_extensions,
+            self.thresholds.extension_window_secs,
+        );
+        let (recent, flagged) = self
+            .extensions
+            .entry((grantee.clone(), tenant.clone()))
+            .or_default();
+        while recent
+            .front()
+            .is_some_and(|(_, t)| t.plus_secs(window) < e.recorded_at)
+        {
+            recent.pop_front();
+        }
+        if recent.len() < max {
+            *flagged = false;
+        }
+        recent.push_back((e.seq, e.recorded_at));
+        if recent.len() > max && !*flagged {
+            *flagged = true;
+            let evidence: Vec<Seq> = recent.iter().map(|(s, _)| *s).collect();
+            let explanation = format!(
+                "{grantee}'s access to {tenant} was extended {} times within {} h (more than {max})",
+                evidence.len(),
+                window / 3600
+            );
+            self.push(
+                "misuse.repeated-extensions",
+                Severity::Medium,
+                e,
+                (Some(grantee.clone()), Some(tenant.clone())),
+                evidence,
+                explanation,
+            );
         }
     }
 
@@ -377,67 +480,250 @@ impl Findings {
         self.window(Timestamp(i64::MIN), at)
     }
 
-    /// The findings of `[from, to]` as of `to`, in time order. Those the events fixed are
-    /// kept in log order, whose times never decrease, so the window is found by binary
-    /// search and only its findings are copied.
+    /// The findings of `[from, to]` as of `to`, in (time, id) order.
     pub fn window(&self, from: Timestamp, at: Timestamp) -> Vec<Finding> {
+        self.page(&Query::window(from, at)).0
+    }
+
+    /// One page of the findings of a window, as of its end, in (time, id) order, and
+    /// whether more follow. Those the events fixed are kept in log order, whose times
+    /// never decrease, and so are the ends of sessions, from which the findings due by a
+    /// deadline derive; so the window (and the page after a cursor) is found by binary
+    /// search, candidates are filtered by rule, staff and tenant before anything is
+    /// copied, and only the page's findings are built.
+    pub fn page(&self, q: &Query) -> (Vec<Finding>, bool) {
+        let from = match &q.after {
+            Some((t, _)) => q.from.max(*t),
+            None => q.from,
+        };
+        let to = q.to;
         let start = self.found.partition_point(|f| f.at < from);
-        let end = self.found.partition_point(|f| f.at <= at);
-        let mut out: Vec<Finding> = self.found[start..end.max(start)].to_vec();
+        let end = self.found.partition_point(|f| f.at <= to);
+        let fixed = self.found[start..end.max(start)]
+            .iter()
+            .filter(|f| q.admits(&f.rule, f.staff.as_ref(), f.tenant.as_ref()))
+            .map(Candidate::Fixed);
         let t = self.thresholds;
-        for s in self.sessions.values() {
-            let Some((end_seq, ended)) = s.ended else {
-                continue;
-            };
-            for (rule, done, within, severity, what) in [
-                (
-                    "misuse.customer-not-notified",
-                    s.notified,
-                    t.notify_within_secs,
-                    Severity::Medium,
-                    "the customer was not told",
-                ),
-                (
-                    "misuse.unreviewed-session",
-                    s.reviewed,
-                    t.review_within_secs,
-                    Severity::Low,
-                    "no lead reviewed it",
-                ),
-            ] {
+        let [notify, review] = [(0, t.notify_within_secs), (1, t.review_within_secs)]
+            .map(|(rule, within)| self.due(q, from, rule, within));
+        // Each source is in time order; merge them, one instant at a time (ties by id).
+        let mut sources: [Box<dyn Iterator<Item = Candidate<'_>> + '_>; 3] =
+            [Box::new(fixed), Box::new(notify), Box::new(review)];
+        let mut heads: [Option<Candidate<'_>>; 3] = [None, None, None];
+        for (head, source) in heads.iter_mut().zip(sources.iter_mut()) {
+            *head = source.next();
+        }
+        let mut out = Vec::new();
+        let mut group: Vec<Candidate<'_>> = Vec::new();
+        while let Some(at) = heads.iter().flatten().map(Candidate::at).min() {
+            for (head, source) in heads.iter_mut().zip(sources.iter_mut()) {
+                while head.as_ref().is_some_and(|c| c.at() == at) {
+                    group.extend(head.take());
+                    *head = source.next();
+                }
+            }
+            group.sort_by(|a, b| a.id().cmp(b.id()));
+            for c in group.drain(..) {
+                if let Some((t, id)) = &q.after {
+                    if (c.at(), c.id()) <= (*t, id.as_str()) {
+                        continue;
+                    }
+                }
+                // The latest review recorded by the window's end.
+                let review = self.reviews.get(c.id()).and_then(|rs| {
+                    rs.iter()
+                        .rev()
+                        .find(|(_, _, when)| *when <= to)
+                        .map(|(outcome, seq, _)| (*outcome, *seq))
+                });
+                if !q.status.is_none_or(|s| s.admits(review.map(|(o, _)| o))) {
+                    continue;
+                }
+                if out.len() == q.limit {
+                    return (out, true);
+                }
+                let mut f = c.build(self.version);
+                f.review = review;
+                out.push(f);
+            }
+        }
+        (out, false)
+    }
+
+    /// The findings of rule `DUE_RULES[rule]` due in `[from, q.to]`, in time order: due
+    /// in the window ⇔ the session ended in `[from − within, to − within]`.
+    fn due<'a>(
+        &'a self,
+        q: &'a Query,
+        from: Timestamp,
+        rule: usize,
+        within: i64,
+    ) -> impl Iterator<Item = Candidate<'a>> + 'a {
+        let lo = self
+            .ended
+            .partition_point(|(e, _)| e.plus_secs(within) < from);
+        let hi = self
+            .ended
+            .partition_point(|(e, _)| e.plus_secs(within) <= q.to);
+        let name = DUE_RULES[rule].0;
+        self.ended[lo..hi.max(lo)]
+            .iter()
+            .filter_map(move |(ended, id)| {
+                let s = self.sessions.get(id)?;
                 let due = ended.plus_secs(within);
+                let done = if rule == 0 { s.notified } else { s.reviewed };
                 // Late counts as missed: done after the deadline, or not (yet) done.
-                if from <= due && due <= at && done.is_none_or(|d| d > due) {
-                    out.push(Finding {
-                        id: format!("{rule}@{}", s.started),
-                        rule: rule.to_owned(),
-                        severity,
-                        tenant: Some(s.tenant.clone()),
-                        staff: Some(s.staff.clone()),
+                (done.is_none_or(|d| d > due) && q.admits(name, Some(&s.staff), Some(&s.tenant)))
+                    .then(|| Candidate::Due {
+                        id: format!("{name}@{}", s.started),
                         at: due,
-                        evidence: vec![s.started, end_seq],
-                        explanation: format!(
-                            "{}'s session in {} ended; within {} h {what}",
-                            s.staff,
-                            s.tenant,
-                            within / 3600
-                        ),
-                        review: None,
-                        thresholds: self.version,
-                    });
+                        rule: name,
+                        within,
+                        session: s,
+                    })
+            })
+    }
+}
+
+/// The findings derived from what is still pending at the instant asked: rule, severity,
+/// what was missed.
+const DUE_RULES: [(&str, Severity, &str); 2] = [
+    (
+        "misuse.customer-not-notified",
+        Severity::Medium,
+        "the customer was not told",
+    ),
+    (
+        "misuse.unreviewed-session",
+        Severity::Low,
+        "no lead reviewed it",
+    ),
+];
+
+/// A finding of a window before it is built.
+enum Candidate<'a> {
+    Fixed(&'a Finding),
+    Due {
+        id: String,
+        at: Timestamp,
+        rule: &'static str,
+        within: i64,
+        session: &'a Session,
+    },
+}
+
+impl Candidate<'_> {
+    fn at(&self) -> Timestamp {
+        match self {
+            Candidate::Fixed(f) => f.at,
+            Candidate::Due { at, .. } => *at,
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            Candidate::Fixed(f) => &f.id,
+            Candidate::Due { id, .. } => id,
+        }
+    }
+
+    fn build(self, version: u32) -> Finding {
+        match self {
+            Candidate::Fixed(f) => f.clone(),
+            Candidate::Due {
+                id,
+                at,
+                rule,
+                within,
+                session: s,
+            } => {
+                let (_, severity, what) = DUE_RULES
+                    .iter()
+                    .find(|(r, ..)| *r == rule)
+                    .copied()
+                    .unwrap_or(DUE_RULES[1]);
+                Finding {
+                    id,
+                    rule: rule.to_owned(),
+                    severity,
+                    tenant: Some(s.tenant.clone()),
+                    staff: Some(s.staff.clone()),
+                    at,
+                    evidence: vec![s.started, s.ended.map_or(s.started, |(seq, _)| seq)],
+                    explanation: format!(
+                        "{}'s session in {} ended; within {} h {what}",
+                        s.staff,
+                        s.tenant,
+                        within / 3600
+                    ),
+                    review: None,
+                    thresholds: version,
                 }
             }
         }
-        for f in &mut out {
-            // The latest review recorded by `at`.
-            f.review = self.reviews.get(&f.id).and_then(|rs| {
-                rs.iter()
-                    .rev()
-                    .find(|(_, _, when)| *when <= at)
-                    .map(|(outcome, seq, _)| (*outcome, *seq))
-            });
+    }
+}
+
+/// Which review status a query asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not reviewed (yet, as of the window's end).
+    Open,
+    /// Reviewed, whatever the outcome.
+    Reviewed,
+    /// Whose latest review has this outcome.
+    Outcome(ReviewOutcome),
+}
+
+impl Status {
+    fn admits(self, outcome: Option<ReviewOutcome>) -> bool {
+        match self {
+            Status::Open => outcome.is_none(),
+            Status::Reviewed => outcome.is_some(),
+            Status::Outcome(o) => outcome == Some(o),
         }
-        out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-        out
+    }
+}
+
+/// What [`Findings::page`] answers: a window, filters, a cursor and a page size.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The window's start.
+    pub from: Timestamp,
+    /// The window's end, also the instant it is judged at.
+    pub to: Timestamp,
+    /// Only this rule.
+    pub rule: Option<String>,
+    /// Only this staff member (or other principal).
+    pub staff: Option<PrincipalId>,
+    /// Only this account.
+    pub tenant: Option<TenantId>,
+    /// Only this review status.
+    pub status: Option<Status>,
+    /// Only those after this (time, id): the last finding of the previous page.
+    pub after: Option<(Timestamp, String)>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Query {
+    /// Every finding of `[from, to]`.
+    pub fn window(from: Timestamp, to: Timestamp) -> Query {
+        Query {
+            from,
+            to,
+            rule: None,
+            staff: None,
+            tenant: None,
+            status: None,
+            after: None,
+            limit: usize::MAX,
+        }
+    }
+
+    fn admits(&self, rule: &str, staff: Option<&PrincipalId>, tenant: Option<&TenantId>) -> bool {
+        self.rule.as_deref().is_none_or(|r| r == rule)
+            && self.staff.as_ref().is_none_or(|s| staff == Some(s))
+            && self.tenant.as_ref().is_none_or(|t| tenant == Some(t))
     }
 }

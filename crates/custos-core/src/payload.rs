@@ -407,6 +407,49 @@ pub enum Payload {
     ThresholdsSet {
         /// The new version, one more than the last.
         version: u32,
+        /// The thresholds, in format 1's fields (read, never written any more:
+        /// [`Payload::ThresholdsChanged`] replaced it).
+        thresholds: crate::findings::ThresholdsV1,
+    },
+
+    // ----- added later (variants are only ever added at the end) -----
+    /// A second person extended an active grant: its new expiry (Workiva's two-person
+    /// rule applies to extensions as to approvals).
+    AccessExtended {
+        /// The grant.
+        grant: GrantId,
+        /// The account.
+        tenant: TenantId,
+        /// Whose access it is.
+        grantee: PrincipalId,
+        /// Who extended it.
+        extended_by: PrincipalId,
+        /// The new expiry.
+        expires_at: Timestamp,
+        /// Why.
+        reason: String,
+    },
+    /// A guest, contact or partner did something in the account on the strength of an
+    /// accepted invitation, within one of its scopes (ORC, HP WXP).
+    InviteeAction {
+        /// The invitation it rests on.
+        invitation: InvitationId,
+        /// The account.
+        tenant: TenantId,
+        /// Who acted (the invitee).
+        invitee: PrincipalId,
+        /// Guest, contact or partner.
+        kind: InvitationKind,
+        /// The scope the action falls under.
+        scope: InvitationScope,
+        /// What was done (free text: which service, which setting).
+        detail: String,
+    },
+    /// The thresholds of the misuse detectors changed (docs/misuse.md); findings after it
+    /// are judged by them.
+    ThresholdsChanged {
+        /// The new version, one more than the last.
+        version: u32,
         /// The thresholds.
         thresholds: crate::findings::Thresholds,
     },
@@ -449,11 +492,14 @@ pub enum EventKind {
     TokenIssued,
     TokenRevoked,
     ThresholdsSet,
+    AccessExtended,
+    InviteeAction,
+    ThresholdsChanged,
 }
 
 impl EventKind {
     /// Every kind, in code order.
-    pub const ALL: [EventKind; 32] = {
+    pub const ALL: [EventKind; 35] = {
         use EventKind::*;
         [
             TenantCreated,
@@ -488,6 +534,9 @@ impl EventKind {
             TokenIssued,
             TokenRevoked,
             ThresholdsSet,
+            AccessExtended,
+            InviteeAction,
+            ThresholdsChanged,
         ]
     };
 
@@ -507,7 +556,7 @@ impl EventKind {
     }
 }
 
-const NAMES: [&str; 32] = [
+const NAMES: [&str; 35] = [
     "tenant_created",
     "onboarding_opened",
     "onboarding_closed",
@@ -540,6 +589,9 @@ const NAMES: [&str; 32] = [
     "token_issued",
     "token_revoked",
     "thresholds_set",
+    "access_extended",
+    "invitee_action",
+    "thresholds_changed",
 ];
 
 impl std::fmt::Display for EventKind {
@@ -601,6 +653,9 @@ impl Payload {
             P::TokenIssued { .. } => EventKind::TokenIssued,
             P::TokenRevoked { .. } => EventKind::TokenRevoked,
             P::ThresholdsSet { .. } => EventKind::ThresholdsSet,
+            P::AccessExtended { .. } => EventKind::AccessExtended,
+            P::InviteeAction { .. } => EventKind::InviteeAction,
+            P::ThresholdsChanged { .. } => EventKind::ThresholdsChanged,
         }
     }
 
@@ -613,7 +668,8 @@ impl Payload {
             | P::StaffUpdated { .. }
             | P::TokenIssued { .. }
             | P::TokenRevoked { .. }
-            | P::ThresholdsSet { .. } => None,
+            | P::ThresholdsSet { .. }
+            | P::ThresholdsChanged { .. } => None,
             P::ReviewRecorded { tenant, .. } | P::AttemptRejected { tenant, .. } => tenant.as_ref(),
             P::TenantCreated { tenant, .. }
             | P::OnboardingOpened { tenant }
@@ -625,6 +681,8 @@ impl Payload {
             | P::AccessDenied { tenant, .. }
             | P::AccessExpired { tenant, .. }
             | P::AccessRevoked { tenant, .. }
+            | P::AccessExtended { tenant, .. }
+            | P::InviteeAction { tenant, .. }
             | P::InvitationCreated { tenant, .. }
             | P::InvitationSent { tenant, .. }
             | P::InvitationAccepted { tenant, .. }

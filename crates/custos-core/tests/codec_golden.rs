@@ -221,12 +221,40 @@ fn samples() -> Vec<Event> {
         Payload::TokenRevoked { token: TokenId(15) },
         Payload::ThresholdsSet {
             version: 2,
+            thresholds: custos_core::findings::ThresholdsV1 {
+                max_accounts_per_day: 4,
+                business_hours: (7, 19),
+                utc_offset_minutes: -300,
+                notify_within_secs: 3600,
+                review_within_secs: 86_400,
+            },
+        },
+        Payload::AccessExtended {
+            grant,
+            tenant: t.clone(),
+            grantee: p("staff:ana"),
+            extended_by: p("staff:csd1"),
+            expires_at: at.plus_secs(7200),
+            reason: "migration runs late".into(),
+        },
+        Payload::InviteeAction {
+            invitation: inv,
+            tenant: t.clone(),
+            invitee: p("partner:hpx"),
+            kind: InvitationKind::Partner,
+            scope: InvitationScope::Provisioning,
+            detail: "ordered 3 seats".into(),
+        },
+        Payload::ThresholdsChanged {
+            version: 3,
             thresholds: custos_core::findings::Thresholds {
                 max_accounts_per_day: 4,
                 business_hours: (7, 19),
                 utc_offset_minutes: -300,
                 notify_within_secs: 3600,
                 review_within_secs: 86_400,
+                max_extensions: 3,
+                extension_window_secs: 86_400,
             },
         },
     ];

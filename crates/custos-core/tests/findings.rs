@@ -110,6 +110,14 @@ fn refusals_the_policy_recorded_become_findings_with_their_evidence() {
             "misuse.onboarding-manager-outside-period",
         ),
         ("session.grant", "misuse.session-without-grant"),
+        ("grant.self-extension", "misuse.self-grant"),
+        ("action.grant-lapsed", "misuse.activity-after-lapse"),
+        ("invitee.inactive", "misuse.activity-after-lapse"),
+        (
+            "invitee.partner-not-accepted",
+            "misuse.partner-before-acceptance",
+        ),
+        ("invitee.scope", "misuse.outside-invitation-scope"),
     ] {
         let mut log = Log::new();
         let seq = log.at(
@@ -421,11 +429,15 @@ fn a_change_of_thresholds_is_an_event_and_applies_from_its_seq_on() {
     log.at(
         MORNING + 600,
         "custos:system",
+        // Written in record format 1's fields: still read, later fields at defaults.
         Payload::ThresholdsSet {
             version: 1,
-            thresholds: Thresholds {
+            thresholds: custos_core::findings::ThresholdsV1 {
                 max_accounts_per_day: 2,
-                ..Thresholds::default()
+                business_hours: (8, 18),
+                utc_offset_minutes: 0,
+                notify_within_secs: 86_400,
+                review_within_secs: 7 * 86_400,
             },
         },
     );
@@ -435,4 +447,142 @@ fn a_change_of_thresholds_is_an_event_and_applies_from_its_seq_on() {
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].rule, "misuse.many-accounts");
     assert_eq!(f[0].thresholds, 1, "judged by version 1");
+    // Version 2, in today's form: one extension in the window is already too many.
+    log.at(
+        MORNING + 800,
+        "custos:system",
+        Payload::ThresholdsChanged {
+            version: 2,
+            thresholds: Thresholds {
+                max_extensions: 1,
+                ..Thresholds::default()
+            },
+        },
+    );
+    log.at(MORNING + 900, "staff:csd", extended(1, "staff:bo"));
+    log.at(MORNING + 1000, "staff:csd", extended(1, "staff:bo"));
+    let f = log.findings(Thresholds::default(), MORNING + 3600);
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[1].rule, "misuse.repeated-extensions");
+    assert_eq!(f[1].thresholds, 2);
+}
+
+fn extended(grant: u128, grantee: &str) -> Payload {
+    Payload::AccessExtended {
+        grant: GrantId(grant),
+        tenant: t("acme"),
+        grantee: p(grantee),
+        extended_by: p("staff:csd"),
+        expires_at: Timestamp::from_secs(MORNING + 30 * 86_400),
+        reason: "still migrating".into(),
+    }
+}
+
+#[test]
+fn workiva_repeated_grant_extensions_are_flagged_once_per_run() {
+    let day = 86_400;
+    let mut log = Log::new();
+    // Two extensions in a week (the default limit): a near miss.
+    let a = log.at(MORNING, "staff:csd", extended(1, "staff:bo"));
+    let b = log.at(MORNING + day, "staff:csd", extended(1, "staff:bo"));
+    // Another staff member's and another account's extensions do not add up with bo's.
+    log.at(MORNING + day, "staff:csd", extended(2, "staff:cy"));
+    assert!(log.rules(MORNING + 2 * day).is_empty());
+    // The third within the week is one too many.
+    let c = log.at(MORNING + 2 * day, "staff:csd", extended(3, "staff:bo"));
+    let f = log.findings(Thresholds::default(), MORNING + 3 * day);
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].rule, "misuse.repeated-extensions");
+    assert_eq!(f[0].evidence, vec![a, b, c]);
+    assert_eq!(f[0].staff, Some(p("staff:bo")));
+    // A fourth within the same run adds no second finding.
+    log.at(MORNING + 3 * day, "staff:csd", extended(3, "staff:bo"));
+    assert_eq!(log.rules(MORNING + 4 * day).len(), 1);
+    // Spread out over more than a week each time: never flagged.
+    let mut slow = Log::new();
+    for i in 0..6 {
+        slow.at(MORNING + i * 4 * day, "staff:csd", extended(1, "staff:bo"));
+    }
+    assert!(slow.rules(MORNING + 30 * day).is_empty());
+    // After a quiet spell the run is over, and a new burst is a new finding.
+    for i in 0..3 {
+        log.at(
+            MORNING + 30 * day + i * 60,
+            "staff:csd",
+            extended(4, "staff:bo"),
+        );
+    }
+    assert_eq!(log.rules(MORNING + 31 * day).len(), 2);
+}
+
+#[test]
+fn pages_after_a_cursor_are_the_window_in_order_and_filters_apply_before_the_limit() {
+    use custos_core::findings::{Query, Status};
+    // Sessions in three accounts by three agents every 20 minutes for two days (most at
+    // night, many never notified nor reviewed), with refusals in between.
+    let mut log = Log::new();
+    let agents = ["staff:ana", "staff:bo", "staff:cy"];
+    let accounts = ["acme", "beta", "gamma"];
+    for i in 0..144u128 {
+        let at = MORNING + i as i64 * 1200;
+        let (agent, account) = (agents[i as usize % 3], accounts[i as usize % 3]);
+        log.at(at, agent, started(i, account, agent));
+        log.at(at + 600, agent, ended(i, SessionEndReason::Staff));
+        if i % 4 == 0 {
+            log.at(at + 700, agent, refused("session.mfa", Some(agent)));
+        }
+    }
+    let mut f = Findings::new(Thresholds::default());
+    for e in &log.events {
+        f.apply(e);
+    }
+    let (from, to) = (
+        Timestamp::from_secs(MORNING),
+        Timestamp::from_secs(MORNING + 10 * 86_400),
+    );
+    let all = f.window(from, to);
+    assert!(all.len() > 300, "{}", all.len());
+    assert!(all
+        .windows(2)
+        .all(|w| (w[0].at, &w[0].id) < (w[1].at, &w[1].id)));
+    for limit in [1, 7, 50, 1000] {
+        let mut paged = Vec::new();
+        let mut q = Query {
+            limit,
+            ..Query::window(from, to)
+        };
+        loop {
+            let (page, more) = f.page(&q);
+            assert!(page.len() <= limit);
+            paged.extend(page.iter().cloned());
+            if !more {
+                break;
+            }
+            let last = page.last().expect("a full page");
+            q.after = Some((last.at, last.id.clone()));
+        }
+        assert_eq!(paged, all, "pages of {limit}");
+    }
+    // Filters select before the limit counts: the same as filtering the whole window.
+    let q = Query {
+        staff: Some(p("staff:bo")),
+        rule: Some("misuse.unreviewed-session".into()),
+        status: Some(Status::Open),
+        limit: 10,
+        ..Query::window(from, to)
+    };
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|x| x.staff == Some(p("staff:bo")) && x.rule == "misuse.unreviewed-session")
+        .take(10)
+        .cloned()
+        .collect();
+    let (page, more) = f.page(&q);
+    assert_eq!(page, expected);
+    assert!(more);
+    let q = Query {
+        tenant: Some(t("gamma")),
+        ..Query::window(from, to)
+    };
+    assert!(f.page(&q).0.iter().all(|x| x.tenant == Some(t("gamma"))));
 }

@@ -149,6 +149,90 @@ fn workiva_the_org_admin_can_remove_any_support_user() {
     w.refused("user:acme/admin", revoke(), "grant.state");
 }
 
+#[test]
+fn workiva_an_extension_is_decided_by_a_second_person_and_moves_the_expiry() {
+    let mut w = World::new();
+    let g = w.grant("staff:l2", StaffRole::SupportL2, vec![Scope::View]);
+    let extend = |ttl_secs: u64| {
+        Command::Grant(GrantCommand::Extend {
+            grant: g,
+            ttl_secs,
+            reason: "the migration runs late".into(),
+        })
+    };
+    w.advance(1800);
+    // The grantee, and the requester (the CSM), may not extend it alone.
+    w.refused("staff:l2", extend(3600), "grant.self-extension");
+    w.refused("staff:csm", extend(3600), "grant.self-extension");
+    w.refused("staff:l1", extend(3600), "grant.approver-role");
+    // Not later than the current expiry (30 minutes from now), nor past the maximum.
+    w.refused("staff:csd", extend(600), "grant.ttl");
+    w.refused("staff:csd", extend(9 * 3600), "grant.ttl");
+    let e = w.ok("staff:csd", extend(3 * 3600));
+    let until = w.now.plus_secs(3 * 3600);
+    match &e[0].payload {
+        Payload::AccessExtended {
+            expires_at,
+            grantee,
+            extended_by,
+            ..
+        } => {
+            assert_eq!(*expires_at, until);
+            assert_eq!((grantee, extended_by), (&p("staff:l2"), &p("staff:csd")));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The right now lasts until the new expiry, and names the extension as evidence.
+    w.advance(3600);
+    let list = w.state.access_list(&p("staff:l2"), w.now);
+    assert_eq!(list.len(), 1, "still inside the extended lifetime");
+    assert_eq!(list[0].1.until, Some(until));
+    assert_eq!(list[0].1.evidence.last(), Some(&e[0].seq));
+    assert!(
+        due(&w.state, w.now).is_empty(),
+        "the old expiry is no longer due"
+    );
+    // It lapses at the new expiry, and then cannot be extended any more.
+    w.advance(2 * 3600);
+    assert!(due(&w.state, w.now)
+        .iter()
+        .any(|d| matches!(d.payloads[0], Payload::AccessExpired { grant, .. } if grant == g)));
+    w.refused("staff:csd", extend(3600), "grant.state");
+}
+
+#[test]
+fn workiva_nothing_is_done_in_a_session_once_its_grant_is_revoked() {
+    let mut w = World::new();
+    let g = w.grant("staff:l2", StaffRole::SupportL2, vec![Scope::View]);
+    let s = w.session(
+        "staff:l2",
+        Some(g),
+        SessionMode::ViewOnly,
+        Supervision::Unsupervised,
+    );
+    w.ok("staff:l2", act(s, ActionKind::ViewSettings, None));
+    w.ok(
+        "user:acme/admin",
+        Command::Grant(GrantCommand::Revoke {
+            grant: g,
+            reason: "ticket closed".into(),
+        }),
+    );
+    w.refused(
+        "staff:l2",
+        act(s, ActionKind::ViewSettings, None),
+        "action.grant-lapsed",
+    );
+    // A session of initial support rests on no grant: unaffected.
+    let csm = w.session(
+        "staff:csm",
+        None,
+        SessionMode::ViewOnly,
+        Supervision::Unsupervised,
+    );
+    w.ok("staff:csm", act(csm, ActionKind::ViewSettings, None));
+}
+
 // ----- Teamleader (seed 002) -----
 
 #[test]

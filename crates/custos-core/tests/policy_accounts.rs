@@ -171,8 +171,88 @@ fn hp_wxp_a_partner_manages_only_once_the_customers_it_admin_accepts() {
         change(3, InvitationChange::Accept),
         "invitation.answerer",
     );
+    // Before the IT admin accepts, the partner manages nothing (HP WXP).
+    w.refused(
+        "partner:hpx",
+        invitee_act(3, InvitationScope::Billing),
+        "invitee.partner-not-accepted",
+    );
     w.ok("user:acme/it", change(3, InvitationChange::Accept));
     assert_eq!(w.state.access_list(&p("partner:hpx"), w.now).len(), 1);
+    let e = w.ok("partner:hpx", invitee_act(3, InvitationScope::Billing));
+    assert!(matches!(
+        &e[0].payload,
+        Payload::InviteeAction {
+            kind: InvitationKind::Partner,
+            scope: InvitationScope::Billing,
+            ..
+        }
+    ));
+    // Only within its scopes, and only the partner itself.
+    w.refused(
+        "partner:hpx",
+        invitee_act(3, InvitationScope::Security),
+        "invitee.scope",
+    );
+    w.refused(
+        "user:acme/it",
+        invitee_act(3, InvitationScope::Billing),
+        "invitee.owner",
+    );
+}
+
+fn invitee_act(id: u128, scope: InvitationScope) -> Command {
+    Command::Invitation(InvitationCommand::Act {
+        invitation: InvitationId(id),
+        scope,
+        detail: "changed the billing contact".into(),
+    })
+}
+
+#[test]
+fn orc_a_guest_acts_only_within_its_scopes_and_while_active() {
+    let mut w = World::new();
+    other_account(&mut w);
+    w.ok(
+        "user:acme/admin",
+        invite(&w, 5, InvitationKind::Guest, "user:beta/admin"),
+    );
+    // Pending: not yet a guest of acme (a guest is no partner: the generic refusal).
+    w.refused(
+        "user:beta/admin",
+        invitee_act(5, InvitationScope::Billing),
+        "invitee.inactive",
+    );
+    w.ok("user:beta/admin", change(5, InvitationChange::Accept));
+    w.ok("user:beta/admin", invitee_act(5, InvitationScope::Billing));
+    w.refused(
+        "user:beta/admin",
+        invitee_act(5, InvitationScope::Provisioning),
+        "invitee.scope",
+    );
+    w.ok(
+        "user:acme/admin",
+        change(5, InvitationChange::SetActive(false)),
+    );
+    w.refused(
+        "user:beta/admin",
+        invitee_act(5, InvitationScope::Billing),
+        "invitee.inactive",
+    );
+    w.ok(
+        "user:acme/admin",
+        change(5, InvitationChange::SetActive(true)),
+    );
+    w.ok("user:beta/admin", invitee_act(5, InvitationScope::Billing));
+    w.ok(
+        "user:acme/admin",
+        change(5, InvitationChange::Revoke("left the project".into())),
+    );
+    w.refused(
+        "user:beta/admin",
+        invitee_act(5, InvitationScope::Billing),
+        "invitee.inactive",
+    );
 }
 
 #[test]

@@ -34,6 +34,7 @@ fn any_command(ids: u128) -> impl Strategy<Value = (&'static str, Command)> {
         1 => (who("staff:csm"), grant.clone(), grantee).prop_map(|(a, g, s)| (a, request(g, s, StaffRole::SupportL2, vec![Scope::View, Scope::Settings], 3600))),
         1 => (who("staff:csd"), grant.clone()).prop_map(|(a, grant)| (a, Command::Grant(GrantCommand::Approve { grant }))),
         1 => (who("user:acme/admin"), grant.clone()).prop_map(|(a, grant)| (a, Command::Grant(GrantCommand::Revoke { grant, reason: "r".into() }))),
+        1 => (who("staff:csd"), grant.clone(), prop::sample::select(vec![600u64, 3600, 7200])).prop_map(|(a, grant, ttl_secs)| (a, Command::Grant(GrantCommand::Extend { grant, ttl_secs, reason: "r".into() }))),
         1 => (who("staff:l2"), session.clone(), grant.clone(), any::<bool>(), any::<bool>()).prop_map(|(a, s, g, write, live)| (a, start(
             s,
             Some(g),
@@ -79,6 +80,13 @@ proptest! {
                     }).expect("requested first");
                     prop_assert!(approver != &req.0 && approver != &req.1);
                 }
+                Payload::AccessExtended { grant, extended_by, grantee, .. } => {
+                    let req = w.log.iter().find_map(|x| match &x.payload {
+                        Payload::AccessRequested { grant: g, requester, .. } if g == grant => Some(requester.clone()),
+                        _ => None,
+                    }).expect("requested first");
+                    prop_assert!(extended_by != &req && extended_by != grantee);
+                }
                 Payload::SessionStarted { staff, tenant, .. } => {
                     prop_assert!(state.access_list(staff, e.recorded_at).iter().any(|(t, _)| t == tenant), "{} entered {} without access", staff, tenant);
                     prop_assert!(staff.as_str() != "staff:nomfa");
@@ -89,6 +97,15 @@ proptest! {
                     prop_assert!(open.is_some(), "action outside an open session");
                     if action.is_write() {
                         prop_assert_eq!(open.map(|s| s.mode), Some(SessionMode::Write));
+                    }
+                    // The grant the session rests on is still live.
+                    let basis = w.log.iter().find_map(|x| match &x.payload {
+                        Payload::SessionStarted { session: s, grant, staff, .. } if s == session => Some((*grant, staff.clone())),
+                        _ => None,
+                    }).expect("started first");
+                    if let (Some(g), staff) = basis {
+                        let live = state.access_list(&staff, e.recorded_at).into_iter().any(|(_, r)| matches!(r.via, custos_core::access::Via::Grant { grant, .. } if grant == g));
+                        prop_assert!(live, "action in a session whose grant {} had lapsed", g);
                     }
                     if action.consent_scope().is_some() {
                         let used = view.live_consents.iter().find(|c| Some(c.consent) == *consent);

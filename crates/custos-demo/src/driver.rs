@@ -60,7 +60,7 @@ impl Driver {
             })
             .collect();
         let e = generated.event;
-        if let Some((actor, command)) = command_for(&e) {
+        if let Some((actor, command)) = command_for(&e, at) {
             let decision = match policy::decide(&self.state, &actor, &command, at, &self.config) {
                 Ok(d) => d,
                 // A step of a story whose start was refused (a session never opened, a
@@ -121,10 +121,10 @@ fn system_id(at: Timestamp, n: u64) -> EventId {
     EventId::from_ulid(ulid::Ulid::from_parts(ms, u128::from(n) | 1 << 79))
 }
 
-/// The command (and its actor) that would have produced this event; `None` for what
+/// The command (and its actor) that would have produced this event at `at`; `None` for what
 /// custos records by itself (expiries) or what is not a command (rejections, which the
 /// generator stands for by a self-request below).
-pub fn command_for(e: &NewEvent) -> Option<(PrincipalId, Command)> {
+pub fn command_for(e: &NewEvent, at: Timestamp) -> Option<(PrincipalId, Command)> {
     use Payload as P;
     let actor = e.actor.clone();
     let c = match e.payload.clone() {
@@ -209,6 +209,26 @@ pub fn command_for(e: &NewEvent) -> Option<(PrincipalId, Command)> {
         P::AccessRevoked { grant, reason, .. } => {
             Command::Grant(GrantCommand::Revoke { grant, reason })
         }
+        P::AccessExtended {
+            grant,
+            expires_at,
+            reason,
+            ..
+        } => Command::Grant(GrantCommand::Extend {
+            grant,
+            ttl_secs: u64::try_from((expires_at.0 - at.0) / 1_000_000).unwrap_or(0),
+            reason,
+        }),
+        P::InviteeAction {
+            invitation,
+            scope,
+            detail,
+            ..
+        } => Command::Invitation(InvitationCommand::Act {
+            invitation,
+            scope,
+            detail,
+        }),
         P::InvitationCreated {
             invitation,
             tenant,
@@ -348,6 +368,7 @@ pub fn command_for(e: &NewEvent) -> Option<(PrincipalId, Command)> {
         | P::TokenIssued { .. }
         | P::TokenRevoked { .. }
         | P::ThresholdsSet { .. }
+        | P::ThresholdsChanged { .. }
         | P::AccessExpired { .. }
         | P::ConsentExpired { .. }
         | P::InvitationExpired { .. } => return None,

@@ -61,6 +61,9 @@ struct Grant {
     tenant: usize,
     grantee: usize,
     expires: Timestamp,
+    /// The customer's admin revokes it during the first session on it (set when the
+    /// grant is made; cleared once a session has done so).
+    revoke_in_session: bool,
 }
 
 /// The generator. An iterator of exactly `config.events` events.
@@ -206,6 +209,8 @@ impl Demo {
         match self.rng.gen_range(0..10) {
             0..=2 => self.grant(t),
             3..=4 => self.consent(t),
+            // Now and then an agent works through a batch of tickets across accounts.
+            5..=7 if self.rng.gen_bool(0.01) => self.sweep(),
             5..=7 => self.session().unwrap_or_else(|| self.grant(t)),
             _ => self.guest(t).unwrap_or_else(|| self.consent(t)),
         }
@@ -296,7 +301,9 @@ mod tests {
             EventKind::AccessApproved,
             EventKind::AccessRevoked,
             EventKind::AccessExpired,
+            EventKind::AccessExtended,
             EventKind::InvitationCreated,
+            EventKind::InviteeAction,
             EventKind::InvitationAccepted,
             EventKind::ConsentGiven,
             EventKind::SessionStarted,

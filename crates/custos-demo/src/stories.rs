@@ -166,21 +166,80 @@ impl Demo {
                 },
             );
             self.later(e);
+            let partner_inv = (&istream, inv, &id, InvitationKind::Partner);
+            if self.rng.gen_bool(0.3) {
+                // HP WXP: the partner starts provisioning before the IT admin accepted.
+                let e = self.invitee_action(
+                    now.plus_secs(300),
+                    partner_inv,
+                    &actor,
+                    InvitationScope::Provisioning,
+                );
+                self.later(e);
+            }
             if self.rng.gen_bool(0.8) {
                 let at = now.plus_secs(self.rng.gen_range(1..5) * 86_400);
                 let e = self.event(
                     at,
-                    istream,
+                    istream.clone(),
                     it_admin.clone(),
                     cip,
                     Payload::InvitationAccepted {
                         invitation: inv,
-                        tenant: id,
+                        tenant: id.clone(),
                         accepted_by: it_admin,
                     },
                 );
                 self.later(e);
+                // Then it manages what it was given; security was not among it.
+                let scope = if self.rng.gen_bool(0.2) {
+                    InvitationScope::Security
+                } else {
+                    InvitationScope::SystemConfiguration
+                };
+                let e = self.invitee_action(at.plus_secs(3_600), partner_inv, &actor, scope);
+                self.later(e);
             }
+        }
+        if self.rng.gen_bool(0.1) {
+            // Teamleader: the onboarding PM enters after the onboarding period closed,
+            // without a consent: refused and recorded (unless a consent happens to be live).
+            let session = SessionId(self.ulid());
+            let at = close.plus_secs(self.rng.gen_range(1..5) * 86_400);
+            let pm_id = self.staff[pm].0.clone();
+            let ticket = self.rng.gen_range(1000..99999);
+            let e = self.event(
+                at,
+                Self::stream("session", session),
+                pm_id.clone(),
+                ip,
+                Payload::SessionStarted {
+                    session,
+                    tenant: id.clone(),
+                    staff: pm_id.clone(),
+                    grant: None,
+                    target: SessionTarget::User(admin.clone()),
+                    mode: SessionMode::ViewOnly,
+                    supervision: Supervision::Unsupervised,
+                    reason: "check the go-live settings".into(),
+                    ticket_link: format!("https://help.example/tickets/{ticket}"),
+                    consent: None,
+                    deadline: at.plus_secs(3_600),
+                },
+            );
+            self.later(e);
+            let e = self.event(
+                at.plus_secs(900),
+                Self::stream("session", session),
+                pm_id,
+                ip,
+                Payload::SessionEnded {
+                    session,
+                    tenant: id.clone(),
+                    reason: SessionEndReason::Staff,
+                },
+            );
+            self.later(e);
         }
         created
     }
@@ -240,7 +299,7 @@ impl Demo {
         let approved_at = now.plus_secs(self.rng.gen_range(60..1800));
         let approver_id = self.staff[approver].0.clone();
         if self.rng.gen_bool(0.9) {
-            let expires = approved_at.plus_secs(ttl);
+            let mut expires = approved_at.plus_secs(ttl);
             let e = self.event(
                 approved_at,
                 stream.clone(),
@@ -249,45 +308,77 @@ impl Demo {
                 Payload::AccessApproved {
                     grant: id,
                     tenant: tenant.clone(),
-                    approver: approver_id,
+                    approver: approver_id.clone(),
                     expires_at: expires,
                 },
             );
             self.later(e);
-            self.grants.push(Grant {
-                id,
-                tenant: t,
-                grantee,
-                expires,
-            });
-            if self.rng.gen_bool(0.1) {
+            // Its fate: revoked by the customer half-way (6 %), revoked by the customer
+            // while the agent is in the account (4 %), extended once to three times by
+            // the CSD shortly before it lapses (12 %: three times is a finding), or it
+            // simply expires.
+            let fate = self.rng.gen_range(0..100);
+            if fate < 6 {
                 let admin = self.tenants[t].admin.clone();
                 let cip = self.customer_ip();
                 let at = approved_at.plus_secs(ttl / 2);
                 let e = self.event(
                     at,
-                    stream,
+                    stream.clone(),
                     admin.clone(),
                     cip,
                     Payload::AccessRevoked {
                         grant: id,
-                        tenant,
+                        tenant: tenant.clone(),
                         revoker: admin,
                         revoked_by: RevokedBy::TenantAdmin,
                         reason: "no longer needed".into(),
                     },
                 );
                 self.later(e);
-            } else {
+            } else if (10..22).contains(&fate) {
+                for _ in 0..self.rng.gen_range(1..=3) {
+                    let at = expires.plus_secs(-600);
+                    expires = at.plus_secs(2 * 3_600);
+                    let e = self.event(
+                        at,
+                        stream.clone(),
+                        approver_id.clone(),
+                        ip,
+                        Payload::AccessExtended {
+                            grant: id,
+                            tenant: tenant.clone(),
+                            grantee: self.staff[grantee].0.clone(),
+                            extended_by: approver_id.clone(),
+                            expires_at: expires,
+                            reason: "the customer's migration runs late".into(),
+                        },
+                    );
+                    self.later(e);
+                }
+            }
+            if fate >= 6 {
+                // What custos records by itself when it lapses (the driver leaves this to
+                // the policy's expiry, at the expiry in force).
                 let e = self.event(
                     expires,
                     stream,
                     PrincipalId::system(),
                     ip,
-                    Payload::AccessExpired { grant: id, tenant },
+                    Payload::AccessExpired {
+                        grant: id,
+                        tenant: tenant.clone(),
+                    },
                 );
                 self.later(e);
             }
+            self.grants.push(Grant {
+                id,
+                tenant: t,
+                grantee,
+                expires,
+                revoke_in_session: (6..10).contains(&fate),
+            });
         } else {
             let e = self.event(
                 approved_at,
@@ -394,10 +485,16 @@ impl Demo {
     pub(crate) fn session(&mut self) -> Option<DemoEvent> {
         let now = self.now;
         self.grants.retain(|g| g.expires > now);
-        if self.grants.is_empty() {
+        // An agent starts a session on a grant with at least the hour a session lasts.
+        let usable: Vec<usize> = (0..self.grants.len())
+            .filter(|i| self.grants[*i].expires > now.plus_secs(3_600))
+            .collect();
+        if usable.is_empty() {
             return None;
         }
-        let g = self.grants[self.rng.gen_range(0..self.grants.len())].clone();
+        let pick = usable[self.rng.gen_range(0..usable.len())];
+        let g = self.grants[pick].clone();
+        self.grants[pick].revoke_in_session = false;
         let tenant = self.tenants[g.tenant].clone();
         let staff = self.staff[g.grantee].0.clone();
         let id = SessionId(self.ulid());
@@ -487,6 +584,44 @@ impl Demo {
             );
             self.later(e);
         }
+        if g.revoke_in_session {
+            // The customer's admin revokes the access while the agent is in the account;
+            // the agent's next step is refused (Workiva: the org admin removes support).
+            let cip = self.customer_ip();
+            let revoked = now.plus_secs(300);
+            let e = self.event(
+                revoked,
+                Self::stream("grant", g.id),
+                tenant.admin.clone(),
+                cip,
+                Payload::AccessRevoked {
+                    grant: g.id,
+                    tenant: tenant.id.clone(),
+                    revoker: tenant.admin.clone(),
+                    revoked_by: RevokedBy::TenantAdmin,
+                    reason: "we did not ask for this".into(),
+                },
+            );
+            self.later(e);
+            at = at.max(revoked).plus_secs(60);
+            let e = self.event(
+                at,
+                stream.clone(),
+                staff.clone(),
+                ip,
+                Payload::SessionAction {
+                    session: id,
+                    tenant: tenant.id.clone(),
+                    staff: staff.clone(),
+                    action: ActionKind::ViewUserRights,
+                    importance: ActionKind::ViewUserRights.importance(),
+                    detail: "one more look".into(),
+                    consent: None,
+                    request_channel: None,
+                },
+            );
+            self.later(e);
+        }
         let (end, reason) = if self.rng.gen_bool(0.1) {
             (deadline, SessionEndReason::TimeLimit)
         } else if self.rng.gen_bool(0.05) {
@@ -569,11 +704,14 @@ impl Demo {
             InvitationScope::SystemConfiguration,
             InvitationScope::Security,
         ];
-        let scopes: Vec<InvitationScope> = all
+        let mut scopes: Vec<InvitationScope> = all
             .iter()
             .copied()
             .filter(|_| self.rng.gen_bool(0.4))
             .collect();
+        if scopes.is_empty() {
+            scopes.push(InvitationScope::Billing);
+        }
         let first = self.event(
             now,
             stream.clone(),
@@ -585,11 +723,7 @@ impl Demo {
                 kind: InvitationKind::Guest,
                 invitee: guest.clone(),
                 invited_by: host.admin.clone(),
-                scopes: if scopes.is_empty() {
-                    vec![InvitationScope::Billing]
-                } else {
-                    scopes
-                },
+                scopes: scopes.clone(),
                 expires_at: now.plus_secs(7 * 86_400),
             },
         );
@@ -643,11 +777,38 @@ impl Demo {
                     Payload::InvitationAccepted {
                         invitation: inv,
                         tenant: host.id.clone(),
-                        accepted_by: guest,
+                        accepted_by: guest.clone(),
                     },
                 );
                 self.later(e);
+                // The guest works in the host account, within its scopes — now and then
+                // outside them (ORC), refused and recorded.
+                for k in 0..self.rng.gen_range(0..=2) {
+                    let scope = if self.rng.gen_bool(0.05) {
+                        all.iter().copied().find(|s| !scopes.contains(s))
+                    } else {
+                        None
+                    }
+                    .unwrap_or(scopes[k % scopes.len()]);
+                    let e = self.invitee_action(
+                        answer.plus_secs(3 * 3_600 * (k as i64 + 1)),
+                        (&stream, inv, &host.id, InvitationKind::Guest),
+                        &guest,
+                        scope,
+                    );
+                    self.later(e);
+                }
                 if self.rng.gen_bool(0.2) {
+                    if self.rng.gen_bool(0.5) {
+                        // After being made inactive, the guest still tries: refused.
+                        let e = self.invitee_action(
+                            answer.plus_secs(2 * 86_400),
+                            (&stream, inv, &host.id, InvitationKind::Guest),
+                            &guest,
+                            scopes[0],
+                        );
+                        self.later(e);
+                    }
                     let e = self.event(
                         answer.plus_secs(86_400),
                         stream,
@@ -666,14 +827,148 @@ impl Demo {
         Some(first)
     }
 
+    /// What a guest or partner does in an account, on the strength of an invitation.
+    fn invitee_action(
+        &mut self,
+        at: Timestamp,
+        (stream, invitation, tenant, kind): (&StreamId, InvitationId, &TenantId, InvitationKind),
+        invitee: &PrincipalId,
+        scope: InvitationScope,
+    ) -> DemoEvent {
+        let cip = self.customer_ip();
+        self.event(
+            at,
+            stream.clone(),
+            invitee.clone(),
+            cip,
+            Payload::InviteeAction {
+                invitation,
+                tenant: tenant.clone(),
+                invitee: invitee.clone(),
+                kind,
+                scope,
+                detail: format!("{scope:?} change").to_lowercase(),
+            },
+        )
+    }
+
+    /// An agent works through a batch of tickets in six to eight accounts in one
+    /// afternoon, each on its own two-person grant (a finding: many accounts a day).
+    pub(crate) fn sweep(&mut self) -> DemoEvent {
+        let n = self.staff.len();
+        let from = self.rng.gen_range(0..n);
+        let agent = (0..n)
+            .map(|k| (from + k) % n)
+            .find(|i| self.staff[*i].1 == StaffRole::SupportL2 && readiness(*i) == (true, true))
+            .unwrap_or(from);
+        let (staff, role) = self.staff[agent].clone();
+        let csm = self.staff_with(StaffRole::Csm);
+        let csd = self.staff_with(StaffRole::Csd);
+        let (csm, csd) = (self.staff[csm].0.clone(), self.staff[csd].0.clone());
+        let ip = self.staff_ip();
+        let accounts = self.rng.gen_range(6..=8).min(self.tenants.len());
+        let first_tenant = self.rng.gen_range(0..self.tenants.len());
+        let mut first = None;
+        for k in 0..accounts {
+            let tenant = self.tenants[(first_tenant + k) % self.tenants.len()].clone();
+            let at = self.now.plus_secs(k as i64 * 1_200);
+            let grant = GrantId(self.ulid());
+            let gstream = Self::stream("grant", grant);
+            let ticket = self.rng.gen_range(1000..99999);
+            let request = self.event(
+                at,
+                gstream.clone(),
+                csm.clone(),
+                ip,
+                Payload::AccessRequested {
+                    grant,
+                    tenant: tenant.id.clone(),
+                    requester: csm.clone(),
+                    grantee: staff.clone(),
+                    role,
+                    scopes: vec![Scope::View],
+                    reason: "ticket batch".into(),
+                    ticket: Some(format!("T-{ticket}")),
+                    ttl_secs: 2 * 3_600,
+                },
+            );
+            match first {
+                None => first = Some(request),
+                Some(_) => self.later(request),
+            }
+            let approved = self.event(
+                at.plus_secs(60),
+                gstream,
+                csd.clone(),
+                ip,
+                Payload::AccessApproved {
+                    grant,
+                    tenant: tenant.id.clone(),
+                    approver: csd.clone(),
+                    expires_at: at.plus_secs(60 + 2 * 3_600),
+                },
+            );
+            self.later(approved);
+            let session = SessionId(self.ulid());
+            let sstream = Self::stream("session", session);
+            let start = at.plus_secs(120);
+            let steps = [
+                Payload::SessionStarted {
+                    session,
+                    tenant: tenant.id.clone(),
+                    staff: staff.clone(),
+                    grant: Some(grant),
+                    target: SessionTarget::User(tenant.admin.clone()),
+                    mode: SessionMode::ViewOnly,
+                    supervision: Supervision::Unsupervised,
+                    reason: "ticket batch".into(),
+                    ticket_link: "https://help.example/tickets/batch".into(),
+                    consent: None,
+                    deadline: start.plus_secs(3_600),
+                },
+                Payload::SessionAction {
+                    session,
+                    tenant: tenant.id.clone(),
+                    staff: staff.clone(),
+                    action: ActionKind::ViewSettings,
+                    importance: ActionKind::ViewSettings.importance(),
+                    detail: "as seen in the ticket".into(),
+                    consent: None,
+                    request_channel: None,
+                },
+                Payload::SessionEnded {
+                    session,
+                    tenant: tenant.id.clone(),
+                    reason: SessionEndReason::Staff,
+                },
+                Payload::CustomerNotified {
+                    session,
+                    tenant: tenant.id.clone(),
+                    channel: Channel::InApp,
+                },
+            ];
+            for (i, payload) in steps.into_iter().enumerate() {
+                let e = self.event(
+                    start.plus_secs(i as i64 * 240),
+                    sstream.clone(),
+                    staff.clone(),
+                    ip,
+                    payload,
+                );
+                self.later(e);
+            }
+        }
+        match first {
+            Some(e) => e,
+            // Fewer than one tenant: cannot happen once stories run (two at least).
+            None => self.consent(0),
+        }
+    }
+
     pub(crate) fn staff_enrolment(&mut self, i: usize) -> DemoEvent {
         let (id, role) = self.staff[i].clone();
         let ip = self.staff_ip();
-        // A fixed share of the support staff (who receive grants: roles 0–2 of the cycle)
-        // lack training (one L1 in three) or MFA (one L2 in four), so that every demo shows
-        // the sessions the policy refuses them.
-        let training = !(i % 10 == 1 && (i / 10) % 3 == 0);
-        let mfa = !(i % 10 == 2 && (i / 10) % 4 == 1);
+        let (training, mfa) = readiness(i);
         let hr = self.staff[0].0.clone();
         self.event(
             self.now,
@@ -690,4 +985,15 @@ impl Demo {
             },
         )
     }
+}
+
+/// Whether staff member `i` has completed training and has MFA: a fixed share of the
+/// support staff (who receive grants: roles 0–2 of the cycle) lack training (one L1 in
+/// three) or MFA (one L2 in four), so that every demo shows the sessions the policy
+/// refuses them.
+fn readiness(i: usize) -> (bool, bool) {
+    (
+        !(i % 10 == 1 && (i / 10) % 3 == 0),
+        !(i % 10 == 2 && (i / 10) % 4 == 1),
+    )
 }

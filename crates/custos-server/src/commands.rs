@@ -119,6 +119,11 @@ pub(crate) fn table() -> Vec<(&'static str, bool, &'static Spec)> {
             spec!(Grant, "deny", None, &["grant"], None, WRITE),
         ),
         (
+            "/v1/grants/{grant}/extend",
+            false,
+            spec!(Grant, "extend", None, &["grant"], None, WRITE),
+        ),
+        (
             "/v1/grants/{grant}/revoke",
             false,
             spec!(Grant, "revoke", None, &["grant"], None, CUSTOMER),
@@ -229,6 +234,11 @@ pub(crate) fn table() -> Vec<(&'static str, bool, &'static Spec)> {
                 Some("revoke"),
                 WRITE
             ),
+        ),
+        (
+            "/v1/invitations/{invitation}/actions",
+            false,
+            spec!(Invitation, "act", None, &["invitation"], None, WRITE),
         ),
         (
             "/v1/reviews",

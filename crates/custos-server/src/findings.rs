@@ -7,8 +7,8 @@
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use custos_core::findings::Finding;
-use custos_core::vocab::{ApiRole, ReviewOutcome};
+use custos_core::findings::{Finding, Query as FindingsQuery, Status};
+use custos_core::vocab::ApiRole;
 use custos_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -31,7 +31,14 @@ struct Params {
     tenant: Option<String>,
     /// `open` (not reviewed), `reviewed`, or a review outcome.
     status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
+
+/// Findings per page unless asked otherwise.
+pub const DEFAULT_LIMIT: usize = 500;
+/// The most findings one page answers.
+pub const MAX_LIMIT: usize = 5000;
 
 #[derive(Debug, Serialize)]
 struct Page {
@@ -39,18 +46,41 @@ struct Page {
     from: Timestamp,
     to: Timestamp,
     findings: Vec<Finding>,
+    /// Pass as `cursor` (with the same filters) for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
-fn status_matches(status: &str, f: &Finding) -> Result<bool, Problem> {
-    let outcome = f.review.map(|(o, _)| o);
-    Ok(match status {
-        "open" => outcome.is_none(),
-        "reviewed" => outcome.is_some(),
-        other => {
-            let wanted: ReviewOutcome = serde_json::from_value(serde_json::Value::String(other.to_owned()))
-                .map_err(|_| Problem::bad_request("invalid-query", format!("status {other:?}: open, reviewed, acknowledged, cleared, flagged or escalated")))?;
-            outcome == Some(wanted)
-        }
+fn status(raw: &str) -> Result<Status, Problem> {
+    Ok(match raw {
+        "open" => Status::Open,
+        "reviewed" => Status::Reviewed,
+        other => Status::Outcome(
+            serde_json::from_value(serde_json::Value::String(other.to_owned())).map_err(|_| {
+                Problem::bad_request(
+                    "invalid-query",
+                    format!("status {other:?}: open, reviewed, acknowledged, cleared, flagged or escalated"),
+                )
+            })?,
+        ),
+    })
+}
+
+/// `<window end µs>.<last time µs>.<last id>`: the window's end is fixed by the first page,
+/// so that findings falling due later never shift the pages.
+fn parse_cursor(raw: &str) -> Result<(Timestamp, Timestamp, String), Problem> {
+    let mut parts = raw.splitn(3, '.');
+    let parsed = (|| {
+        let to = parts.next()?.parse().ok()?;
+        let at = parts.next()?.parse().ok()?;
+        let id = parts.next().filter(|id| !id.is_empty())?;
+        Some((Timestamp(to), Timestamp(at), id.to_owned()))
+    })();
+    parsed.ok_or_else(|| {
+        Problem::bad_request(
+            "invalid-cursor",
+            format!("cursor {raw:?} was not given by this API"),
+        )
     })
 }
 
@@ -61,33 +91,57 @@ async fn list(
 ) -> Result<Json<Page>, Problem> {
     caller.require(READERS)?;
     let Query(p) = params.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
-    let to = instant("to", &p.to)?.unwrap_or_else(|| state.config.clock.now());
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(Problem::bad_request(
+            "invalid-query",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let asked_to = instant("to", &p.to)?;
+    let cursor = p.cursor.as_deref().map(parse_cursor).transpose()?;
+    let to = match &cursor {
+        Some((to, ..)) if asked_to.is_some_and(|t| t != *to) => {
+            return Err(Problem::bad_request(
+                "invalid-cursor",
+                format!("the cursor belongs to the window ending at {to}, not at the `to` asked"),
+            ))
+        }
+        Some((to, ..)) => *to,
+        None => asked_to.unwrap_or_else(|| state.config.clock.now()),
+    };
     let from = instant("from", &p.from)?.unwrap_or(to.plus_secs(-DEFAULT_WINDOW_SECS));
     check_window(from, to)?;
+    let bad = |e: custos_core::IdError| Problem::bad_request("invalid-query", e.to_string());
+    let query = FindingsQuery {
+        from,
+        to,
+        rule: p.rule,
+        staff: p
+            .staff
+            .map(custos_core::PrincipalId::new)
+            .transpose()
+            .map_err(bad)?,
+        tenant: p
+            .tenant
+            .map(custos_core::TenantId::new)
+            .transpose()
+            .map_err(bad)?,
+        status: p.status.as_deref().map(status).transpose()?,
+        after: cursor.map(|(_, at, id)| (at, id)),
+        limit,
+    };
     let head = state.store.head();
-    let all = {
+    let (findings, more) = {
         let mut live = state.live.lock().await;
         live.catch_up(&state.store)
             .map_err(|e| Problem::internal(&e))?;
-        live.findings().window(from, to)
+        live.findings().page(&query)
     };
-    let mut findings = Vec::new();
-    for f in all {
-        let keep = p.rule.as_deref().is_none_or(|r| f.rule == r)
-            && p.staff
-                .as_deref()
-                .is_none_or(|s| f.staff.as_ref().is_some_and(|x| x.as_str() == s))
-            && p.tenant
-                .as_deref()
-                .is_none_or(|t| f.tenant.as_ref().is_some_and(|x| x.as_str() == t))
-            && match p.status.as_deref() {
-                None => true,
-                Some(s) => status_matches(s, &f)?,
-            };
-        if keep {
-            findings.push(f);
-        }
-    }
+    let next_cursor = more
+        .then(|| findings.last())
+        .flatten()
+        .map(|f| format!("{}.{}.{}", to.0, f.at.0, f.id));
     Ok(Json(Page {
         head: HeadBody {
             seq: head.seq.0,
@@ -96,6 +150,7 @@ async fn list(
         from,
         to,
         findings,
+        next_cursor,
     }))
 }
 
@@ -179,7 +234,7 @@ async fn coverage(
 }
 
 /// Records `wanted` as the thresholds in force, unless they already are: appends a
-/// `thresholds_set` event with the next version (actor `custos:system`). Returns the
+/// `thresholds_changed` event with the next version (actor `custos:system`). Returns the
 /// version in force afterwards.
 pub async fn set_thresholds(
     state: &AppState,
@@ -204,7 +259,7 @@ pub async fn set_thresholds(
             events: vec![custos_core::NewEvent::new(
                 custos_core::EventId::from_ulid(ulid::Ulid::new()),
                 custos_core::PrincipalId::system(),
-                custos_core::Payload::ThresholdsSet {
+                custos_core::Payload::ThresholdsChanged {
                     version: next,
                     thresholds: wanted,
                 },

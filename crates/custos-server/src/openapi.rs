@@ -137,9 +137,9 @@ pub const ROUTES: &[Route] = &[
     (
         "GET",
         "/v1/findings",
-        "Misuse findings of a window of at most 90 days (default the last 7 days)",
+        "Misuse findings of a window of at most 90 days (default the last 7 days), cursor-paginated",
         &["admin", "lead", "reviewer"],
-        &["from", "to", "rule", "staff", "tenant", "status"],
+        &["from", "to", "rule", "staff", "tenant", "status", "limit", "cursor"],
     ),
     (
         "GET",

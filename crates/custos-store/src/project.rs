@@ -13,14 +13,20 @@ impl Store {
     pub fn access_at(&self, last: Seq) -> Result<Access, ReadError> {
         let last = last.min(self.head().seq);
         let (mut access, from) = match self.snapshot_at_or_before(last)? {
-            Some((at, bytes)) => {
-                let access: Access =
-                    codec::decode_snapshot(&bytes).map_err(|e| ReadError::Corrupt {
+            Some((at, bytes)) => match codec::decode_snapshot::<Access>(&bytes) {
+                Ok(access) => (access, at.seq.next()),
+                // Written by an older custos: an optimisation only, so fold from the log.
+                Err(codec::CodecError::UnknownFormat(v)) => {
+                    tracing::warn!(seq = %at.seq, format = v, "ignoring a snapshot of an older format; run `custos snapshot` again");
+                    (Access::default(), Seq(1))
+                }
+                Err(e) => {
+                    return Err(ReadError::Corrupt {
                         seq: at.seq,
                         reason: format!("snapshot: {e}"),
-                    })?;
-                (access, at.seq.next())
-            }
+                    })
+                }
+            },
             None => (Access::default(), Seq(1)),
         };
         for stored in self.range(from, last) {

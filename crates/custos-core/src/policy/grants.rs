@@ -39,6 +39,16 @@ pub enum GrantCommand {
         /// Why.
         reason: String,
     },
+    /// Extend an active grant: its new expiry is `ttl_secs` from now (a second person,
+    /// like an approval).
+    Extend {
+        /// The grant.
+        grant: GrantId,
+        /// The new lifetime from now, at most the configured maximum.
+        ttl_secs: u64,
+        /// Why.
+        reason: String,
+    },
     /// Revoke an active grant (the customer's admin, or the vendor).
     Revoke {
         /// The grant.
@@ -54,6 +64,7 @@ impl GrantCommand {
             GrantCommand::Request { .. } => "request_access",
             GrantCommand::Approve { .. } => "approve_access",
             GrantCommand::Deny { .. } => "deny_access",
+            GrantCommand::Extend { .. } => "extend_access",
             GrantCommand::Revoke { .. } => "revoke_access",
         }
     }
@@ -168,6 +179,56 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
                 stream: stream("grant", grant),
                 expected: Some(1),
                 payloads: vec![payload],
+            })
+        }
+        GrantCommand::Extend {
+            grant,
+            ttl_secs,
+            reason,
+        } => {
+            let g = find(&state.grants, grant, "grant.unknown", "grant")?;
+            let r = Refuse {
+                tenant: Some(&g.tenant),
+                subject: Some(&g.grantee),
+            };
+            let until = match g.approved {
+                Some((_, _, until)) if !g.closed && until > now => until,
+                _ => return Err(r.because("grant.state", format!("grant {grant} is not active"))),
+            };
+            if actor == &g.requester || actor == &g.grantee {
+                return Err(r.because(
+                    "grant.self-extension",
+                    "an extension is decided like an approval: by a second person, neither the requester nor the grantee",
+                ));
+            }
+            if !ctx.has_role(actor, &GRANTING_ROLES) {
+                return Err(r.because(
+                    "grant.approver-role",
+                    "requests are decided by the CSM, a CSD, a delegate or a professional services manager",
+                ));
+            }
+            if reason.trim().is_empty() {
+                return Err(r.because("grant.reason", "an extension needs a reason"));
+            }
+            let max = ctx.config.max_grant_ttl_secs;
+            let expires_at = now.plus_secs(i64::try_from(*ttl_secs).unwrap_or(i64::MAX));
+            if *ttl_secs == 0 || *ttl_secs > max || expires_at <= until {
+                return Err(r.because(
+                    "grant.ttl",
+                    format!("an extension's lifetime must be 1 to {max} seconds from now and end after the current expiry {until}"),
+                ));
+            }
+            Ok(Decision {
+                stream: stream("grant", grant),
+                expected: None,
+                payloads: vec![Payload::AccessExtended {
+                    grant: *grant,
+                    tenant: g.tenant.clone(),
+                    grantee: g.grantee.clone(),
+                    extended_by: actor.clone(),
+                    expires_at,
+                    reason: reason.clone(),
+                }],
             })
         }
         GrantCommand::Revoke { grant, reason } => {

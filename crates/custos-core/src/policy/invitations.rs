@@ -20,6 +20,16 @@ pub enum InvitationCommand {
         /// What happens to it.
         change: InvitationChange,
     },
+    /// Record what the invitee (the actor) did in the account on the strength of the
+    /// invitation: only while it is accepted and active, within its scopes.
+    Act {
+        /// The invitation.
+        invitation: InvitationId,
+        /// The scope the action falls under.
+        scope: InvitationScope,
+        /// What was done.
+        detail: String,
+    },
 }
 
 /// A new invitation.
@@ -60,6 +70,7 @@ impl InvitationCommand {
     pub(super) fn name(&self) -> &'static str {
         match self {
             InvitationCommand::Invite(_) => "invite",
+            InvitationCommand::Act { .. } => "invitee_action",
             InvitationCommand::Change { change, .. } => match change {
                 InvitationChange::Send => "send_invitation",
                 InvitationChange::Accept => "accept_invitation",
@@ -75,7 +86,67 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &InvitationCommand) -> Result<Decis
     match command {
         InvitationCommand::Invite(invite) => create(ctx, invite),
         InvitationCommand::Change { invitation, change } => step(ctx, *invitation, change),
+        InvitationCommand::Act {
+            invitation,
+            scope,
+            detail,
+        } => act(ctx, *invitation, *scope, detail),
     }
+}
+
+/// What a guest, contact or partner does in the account: a partner has no management
+/// access before the customer's IT admin accepts (HP WXP); a guest acts only within the
+/// scopes it was given (ORC); nobody acts on an invitation that is not active.
+fn act(
+    ctx: &Ctx<'_>,
+    id: InvitationId,
+    scope: InvitationScope,
+    detail: &str,
+) -> Result<Decision, Refusal> {
+    let (state, actor) = (ctx.state, ctx.actor);
+    let i = find(&state.invitations, &id, "invitation.unknown", "invitation")?;
+    let r = Refuse {
+        tenant: Some(&i.tenant),
+        subject: Some(actor),
+    };
+    if actor != &i.invitee {
+        return Err(r.because(
+            "invitee.owner",
+            format!("invitation {id} is for {}", i.invitee),
+        ));
+    }
+    if !i.closed && i.accepted.is_none() && i.kind == InvitationKind::Partner {
+        return Err(r.because(
+            "invitee.partner-not-accepted",
+            format!(
+                "the customer's IT admin has not accepted partner invitation {id}: no management access yet"
+            ),
+        ));
+    }
+    if i.closed || !i.active {
+        return Err(r.because(
+            "invitee.inactive",
+            format!("invitation {id} is not active (never accepted, declined, expired, deactivated or revoked)"),
+        ));
+    }
+    if !i.scopes.contains(&scope) {
+        return Err(r.because(
+            "invitee.scope",
+            format!("invitation {id} allows {:?}, not {scope:?}", i.scopes),
+        ));
+    }
+    Ok(Decision {
+        stream: stream("invitation", id),
+        expected: None,
+        payloads: vec![Payload::InviteeAction {
+            invitation: id,
+            tenant: i.tenant.clone(),
+            invitee: actor.clone(),
+            kind: i.kind,
+            scope,
+            detail: detail.to_owned(),
+        }],
+    })
 }
 
 fn create(ctx: &Ctx<'_>, invite: &Invite) -> Result<Decision, Refusal> {

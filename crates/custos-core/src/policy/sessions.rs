@@ -281,6 +281,20 @@ fn act(
     if s.ended || s.open.deadline <= now {
         return Err(r.because("session.closed", format!("session {session} is closed")));
     }
+    // The session rests on its grant: once that is revoked or lapsed, nothing more is
+    // done in it (the session itself still closes at its deadline or by its end).
+    if let Some(g) = s.grant {
+        let live = state
+            .grants
+            .get(&g)
+            .is_some_and(|gs| !gs.closed && gs.approved.is_some_and(|(_, _, until)| until > now));
+        if !live {
+            return Err(r.because(
+                "action.grant-lapsed",
+                format!("grant {g}, on which session {session} rests, was revoked or has expired"),
+            ));
+        }
+    }
     let onboarding = state.tenants.get(&s.tenant).is_some_and(|t| t.onboarding);
     let supervised = s.supervision != Supervision::Unsupervised;
     if action.is_write() && s.open.mode == SessionMode::ViewOnly {
