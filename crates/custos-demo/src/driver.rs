@@ -399,10 +399,15 @@ mod tests {
             end: Timestamp::from_secs(1_800_000_000),
             days: 90,
         };
+        let mut findings = custos_core::findings::Findings::default();
         for generated in Demo::new(config) {
             for a in driver.step(generated) {
                 for e in &a.events {
                     appended += 1;
+                    let placed = e
+                        .clone()
+                        .place(Seq(appended), a.decision.stream.clone(), 0, a.at);
+                    findings.apply(&placed);
                     kinds.insert(e.payload.kind());
                     if let Payload::AttemptRejected { rule, .. } = &e.payload {
                         rules.insert(rule.clone());
@@ -440,5 +445,39 @@ mod tests {
             appended > n * 8 / 10,
             "{appended} appended for {n} generated"
         );
+        // Every misuse rule (docs/misuse.md) is found in the demo's log.
+        let found: BTreeSet<String> = findings
+            .at(config.end.plus_secs(30 * 86_400))
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        let every_rule = [
+            "self-grant",
+            "extra-initial-support",
+            "session-without-mfa-training",
+            "action-without-consent",
+            "phone-consent",
+            "write-in-view-only",
+            "high-importance-setting",
+            "medium-setting-without-request",
+            "onboarding-manager-outside-period",
+            "session-without-grant",
+            "session-time-limit",
+            "customer-not-notified",
+            "many-accounts",
+            "after-hours",
+            "unreviewed-session",
+            "activity-after-lapse",
+            "partner-before-acceptance",
+            "outside-invitation-scope",
+            "repeated-extensions",
+        ];
+        for rule in every_rule {
+            assert!(
+                found.contains(&format!("misuse.{rule}")),
+                "no finding of misuse.{rule}: {found:?}"
+            );
+        }
+        assert_eq!(found.len(), every_rule.len(), "{found:?}");
     }
 }

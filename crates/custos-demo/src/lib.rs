@@ -8,8 +8,11 @@
 //! the unauthorised phone (4logist), impersonation and view-as sessions with actions of
 //! every importance that end by staff or at the one-hour limit and are followed by a
 //! notice to the customer (Teamleader, 4logist), guests invited from other accounts
-//! (ORC), support leads' reviews, and refused self-grants. The same seed gives the same
-//! events, byte for byte.
+//! (ORC), support leads' reviews, and refused self-grants — and the misuse the leads look
+//! for: grants extended again and again, access revoked mid-session, guests and partners
+//! acting outside their scopes or before acceptance, onboarding PMs entering after
+//! onboarding, agents sweeping through many accounts in a day. The same seed gives the
+//! same events, byte for byte.
 
 pub mod driver;
 mod stories;
