@@ -1,6 +1,7 @@
 //! The query plans for the access projection give the answers of a plain fold: a tenant
-//! folded from the tenant index alone, and the whole projection started from compacted
-//! snapshots, on a demo log whose indexes span sealed chunks and the memtable.
+//! folded from the tenant index alone, a principal's accounts through the subject index,
+//! and the whole projection started from compacted snapshots, on a demo log whose indexes
+//! span sealed chunks and the memtable.
 
 use std::sync::Arc;
 
@@ -86,7 +87,10 @@ fn a_tenant_from_its_index_and_the_whole_from_snapshots_answer_as_a_plain_fold()
         }
     }
 
-    let mut compared = 0;
+    let (at_head, head_time) = plain.last().expect("head");
+    let principals = principals_at_head(at_head, *head_time);
+    assert!(principals.len() > 50, "{} principals", principals.len());
+    let (mut compared, mut listed) = (0, 0);
     for (point, (whole, at)) in points.iter().zip(&plain) {
         let from_snapshot = store.access_at(*point).expect("access_at");
         for tenant in &tenants {
@@ -116,6 +120,75 @@ fn a_tenant_from_its_index_and_the_whole_from_snapshots_answer_as_a_plain_fold()
                 assert_eq!(from_snapshot.access_list(p, *at), whole.access_list(p, *at));
             }
         }
+        // A principal's accounts through the subject index: the same access lists, for
+        // principals with rights at the head (some of whom had none yet, or others, here).
+        for p in &principals {
+            let expected = whole.access_list(p, *at);
+            let by_index = store.principal_access_at(p, *point).expect("by subject");
+            assert_eq!(by_index.access_list(p, *at), expected, "{p} at {point}");
+            let later = at.plus_secs(3 * 3600);
+            assert_eq!(by_index.access_list(p, later), whole.access_list(p, later));
+            listed += expected.len();
+        }
     }
     assert!(compared > 100, "only {compared} tenant views compared");
+    assert!(
+        listed > 100,
+        "only {listed} rights in access lists compared"
+    );
+}
+
+/// Every principal with a right in one of the first 60 tenants at the head.
+fn principals_at_head(whole: &Access, at: Timestamp) -> Vec<custos_core::PrincipalId> {
+    let mut out: Vec<_> = whole
+        .tenants()
+        .take(60)
+        .flat_map(|(t, _)| whole.tenant(t, at).expect("tenant").rights)
+        .map(|r| r.principal)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn a_store_of_format_1_is_upgraded_with_its_subject_index() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = demo_log(dir.path());
+    let head = store.head().seq;
+    let (whole, at) = plain_folds(&store, &[head]).remove(0);
+    let principals = principals_at_head(&whole, at);
+    drop(store);
+    // Back to format 1: no subject postings, the format byte 1.
+    {
+        let db = sled::open(dir.path()).expect("sled");
+        let tree = db.open_tree("custos").expect("tree");
+        let subjects: Vec<_> = tree
+            .scan_prefix([b'J'])
+            .keys()
+            .map(|k| k.expect("key"))
+            .collect();
+        assert!(subjects.len() > 50, "{} subject postings", subjects.len());
+        for k in subjects {
+            tree.remove(k).expect("remove");
+        }
+        tree.insert("Mformat", &[1u8]).expect("format");
+        db.flush().expect("flush");
+    }
+    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
+    let mut listed = 0;
+    for p in &principals {
+        let by_index = store.principal_access_at(p, head).expect("by subject");
+        let expected = whole.access_list(p, at);
+        assert_eq!(by_index.access_list(p, at), expected, "{p}");
+        listed += expected.len();
+    }
+    assert!(listed > 50, "{listed}");
+    drop(store);
+    let db = sled::open(dir.path()).expect("sled");
+    let tree = db.open_tree("custos").expect("tree");
+    assert_eq!(
+        tree.get("Mformat").expect("get").as_deref(),
+        Some(&[2u8][..])
+    );
 }

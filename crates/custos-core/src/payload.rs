@@ -659,6 +659,32 @@ impl Payload {
         }
     }
 
+    /// The principals whose standing in an account the event establishes by itself: the
+    /// admins and initial support of a new account, a user added or removed, a grant's
+    /// grantee (named at its request), an invitee. Every later event about the same item
+    /// (an approval, a revocation, an acceptance…) names the account, so a principal's
+    /// access list at any point is decided by the events of the accounts it is a subject
+    /// of — which the store's subject index finds (`docs/design.md`).
+    pub fn subjects(&self) -> Vec<&PrincipalId> {
+        use Payload as P;
+        match self {
+            P::TenantCreated {
+                admins,
+                initial_support,
+                ..
+            } => admins
+                .iter()
+                .chain(initial_support.iter().map(|s| &s.staff))
+                .collect(),
+            P::CustomerUserAdded { user, .. } | P::CustomerUserRemoved { user, .. } => {
+                vec![user]
+            }
+            P::AccessRequested { grantee, .. } => vec![grantee],
+            P::InvitationCreated { invitee, .. } => vec![invitee],
+            _ => Vec::new(),
+        }
+    }
+
     /// The customer account the event concerns, if any (staff events concern none).
     pub fn tenant(&self) -> Option<&TenantId> {
         use Payload as P;

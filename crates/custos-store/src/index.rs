@@ -89,6 +89,8 @@ pub struct Memtable {
     pub tenants: HashMap<String, Vec<u64>>,
     /// Actor name → seqs.
     pub actors: HashMap<String, Vec<u64>>,
+    /// Subject name → seqs (`Payload::subjects`).
+    pub subjects: HashMap<String, Vec<u64>>,
     /// Kind → seqs.
     pub kinds: HashMap<EventKind, Vec<u64>>,
     /// Events held.
@@ -121,6 +123,13 @@ impl Memtable {
             push(&mut self.tenants, t.as_str(), seq);
         }
         push(&mut self.actors, e.actor.as_str(), seq);
+        for subject in e.payload.subjects() {
+            let list = self.subjects.get(subject.as_str());
+            // A principal named twice by one event (admin and support) is listed once.
+            if list.and_then(|l| l.last()) != Some(&seq) {
+                push(&mut self.subjects, subject.as_str(), seq);
+            }
+        }
         self.kinds.entry(e.kind()).or_default().push(seq);
         self.len += 1;
     }
@@ -139,6 +148,9 @@ impl Memtable {
         }
         for (a, seqs) in &self.actors {
             put(keys::named_prefix(keys::ACTOR, a), seqs);
+        }
+        for (p, seqs) in &self.subjects {
+            put(keys::named_prefix(keys::SUBJECT, p), seqs);
         }
         for (k, seqs) in &self.kinds {
             put(keys::kind_prefix(*k).to_vec(), seqs);
@@ -534,6 +546,52 @@ mod tests {
         assert_eq!(stream_table::find(&table, "grant:99999"), None);
         assert_eq!(stream_table::names(&table).count(), 300);
     }
+}
+
+/// Upgrades a format-1 store (before subject postings): the subject postings of every
+/// sealed event, written as one chunk ending at the last sealed seq, and the format set
+/// to 2, in one atomic batch. The memtable (events after it) is re-derived on open as
+/// always, with its subjects.
+pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
+    let sealed = tree
+        .get(META_INDEXED)?
+        .and_then(|v| keys::trailing_u64(&v))
+        .unwrap_or(0);
+    let mut mem = Memtable::default();
+    for kv in tree.range(keys::log(Seq(1))..=keys::log(Seq(sealed))) {
+        let (k, v) = kv?;
+        let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
+        let record = keys::split_log_value(&v)
+            .map(|(_, r)| r)
+            .unwrap_or_default();
+        let event = custos_core::codec::decode(record).map_err(|e| crate::ReadError::Corrupt {
+            seq,
+            reason: e.to_string(),
+        })?;
+        for subject in event.payload.subjects() {
+            if mem.subjects.get(subject.as_str()).and_then(|l| l.last()) != Some(&seq.0) {
+                push(&mut mem.subjects, subject.as_str(), seq.0);
+            }
+        }
+    }
+    let mut batch = sled::Batch::default();
+    let mut buf = Vec::new();
+    for (p, seqs) in &mem.subjects {
+        buf.clear();
+        postings::encode(seqs, &mut buf);
+        batch.insert(
+            keys::with_u64(&keys::named_prefix(keys::SUBJECT, p), sealed),
+            buf.clone(),
+        );
+    }
+    batch.insert(keys::META_FORMAT, &[keys::STORE_FORMAT]);
+    tree.apply_batch(batch)?;
+    tracing::info!(
+        sealed,
+        subjects = mem.subjects.len(),
+        "upgraded the store to format 2 (subject index)"
+    );
+    Ok(())
 }
 
 /// The sealer thread: writes each frozen memtable as a chunk, in one atomic batch with

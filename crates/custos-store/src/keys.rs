@@ -11,6 +11,9 @@ pub const LOG: u8 = b'L';
 pub const TENANT: u8 = b'T';
 /// Actor postings: `A ‖ len:u8 ‖ actor ‖ chunk_last_seq:u64be` → postings.
 pub const ACTOR: u8 = b'A';
+/// Subject postings (store format 2): `J ‖ len:u8 ‖ principal ‖ chunk_last_seq:u64be` →
+/// postings of the events naming the principal as a subject (`Payload::subjects`).
+pub const SUBJECT: u8 = b'J';
 /// Kind postings: `K ‖ kind:u16be ‖ chunk_last_seq:u64be` → postings.
 pub const KIND: u8 = b'K';
 /// Sealed event-id table: `e ‖ chunk_last_seq:u64be` → `(id:u128be ‖ seq:u64be)*`, sorted.
@@ -33,8 +36,9 @@ pub const META_HEAD: &[u8] = b"Mhead";
 pub const META_VERIFIED: &[u8] = b"Mverified";
 /// `M format` → `u8`: the store layout version.
 pub const META_FORMAT: &[u8] = b"Mformat";
-/// The store layout written by this version.
-pub const STORE_FORMAT: u8 = 1;
+/// The store layout written by this version: 2 added the subject postings; a format-1
+/// store is upgraded on open (its sealed events' subject postings written as one chunk).
+pub const STORE_FORMAT: u8 = 2;
 
 /// `L ‖ seq`.
 pub fn log(seq: Seq) -> [u8; 9] {

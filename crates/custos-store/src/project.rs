@@ -1,8 +1,11 @@
 //! Projections at a point of the log: the whole access projection from the nearest
-//! snapshot, or one tenant's part of it from the tenant index alone.
+//! snapshot, one tenant's part of it from the tenant index alone, or one principal's
+//! accounts' part through the subject and tenant indexes.
 
 use custos_core::access::Access;
-use custos_core::{codec, Seq, TenantId};
+use std::collections::BTreeSet;
+
+use custos_core::{codec, PrincipalId, Seq, TenantId};
 
 use crate::store::{IndexFilter, Store};
 use crate::ReadError;
@@ -50,12 +53,55 @@ impl Store {
         )?;
         let mut access = Access::default();
         for seq in seqs {
-            let stored = self.get(seq)?.ok_or_else(|| ReadError::Corrupt {
-                seq,
-                reason: "indexed but missing from the log".into(),
-            })?;
-            access.apply(&stored.event()?);
+            access.apply(&self.event_at(seq)?);
         }
         Ok(access)
+    }
+
+    /// The projection of only the events of the accounts `principal` is a subject of
+    /// (`Payload::subjects`: named as admin, initial support, user, grantee or invitee),
+    /// up to `last`, read through the subject and tenant indexes. Its
+    /// [`Access::access_list`] answer for `principal` is the whole projection's: every
+    /// right of a principal in an account rests on an event naming it as a subject there,
+    /// and the events that change that right (approval, expiry, revocation, extension,
+    /// acceptance…) name the account. It costs those accounts' events, not the log's: the
+    /// query plan for "which accounts could P enter on date D".
+    pub fn principal_access_at(
+        &self,
+        principal: &PrincipalId,
+        last: Seq,
+    ) -> Result<Access, ReadError> {
+        let named = self.index_seqs(
+            &IndexFilter::Subject(principal.clone()),
+            Seq(1),
+            last,
+            usize::MAX,
+        )?;
+        let mut tenants = BTreeSet::new();
+        for seq in named {
+            if let Some(t) = self.event_at(seq)?.payload.tenant() {
+                tenants.insert(t.clone());
+            }
+        }
+        let mut seqs = Vec::new();
+        for t in tenants {
+            seqs.extend(self.index_seqs(&IndexFilter::Tenant(t), Seq(1), last, usize::MAX)?);
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        let mut access = Access::default();
+        for seq in seqs {
+            access.apply(&self.event_at(seq)?);
+        }
+        Ok(access)
+    }
+
+    /// The event at `seq`, which an index listed.
+    fn event_at(&self, seq: Seq) -> Result<custos_core::Event, ReadError> {
+        let stored = self.get(seq)?.ok_or_else(|| ReadError::Corrupt {
+            seq,
+            reason: "indexed but missing from the log".into(),
+        })?;
+        Ok(stored.event()?)
     }
 }

@@ -126,6 +126,8 @@ pub enum IndexFilter {
     Tenant(TenantId),
     /// Events caused by an actor.
     Actor(PrincipalId),
+    /// Events naming a principal as a subject (`Payload::subjects`).
+    Subject(PrincipalId),
     /// Events of a kind.
     Kind(EventKind),
 }
@@ -135,6 +137,7 @@ impl IndexFilter {
         match self {
             IndexFilter::Tenant(t) => keys::named_prefix(keys::TENANT, t.as_str()),
             IndexFilter::Actor(a) => keys::named_prefix(keys::ACTOR, a.as_str()),
+            IndexFilter::Subject(p) => keys::named_prefix(keys::SUBJECT, p.as_str()),
             IndexFilter::Kind(k) => keys::kind_prefix(*k).to_vec(),
         }
     }
@@ -264,6 +267,13 @@ pub(crate) fn open_tree(db: &sled::Db, path: &Path) -> Result<sled::Tree, OpenEr
     let tree = db.open_tree("custos").map_err(io)?;
     match tree.get(keys::META_FORMAT).map_err(io)? {
         Some(v) if v.as_ref() == [keys::STORE_FORMAT] => {}
+        Some(v) if v.as_ref() == [1] => {
+            crate::index::upgrade_to_subjects(&tree).map_err(|e| match e {
+                ReadError::Io(source) => io(source),
+                other => io(sled::Error::Unsupported(other.to_string())),
+            })?;
+            db.flush().map_err(io)?;
+        }
         Some(v) => {
             return Err(OpenError::Format {
                 path: path.to_owned(),
@@ -583,6 +593,7 @@ impl Store {
                 let seqs = match filter {
                     IndexFilter::Tenant(t) => mem.tenants.get(t.as_str()),
                     IndexFilter::Actor(a) => mem.actors.get(a.as_str()),
+                    IndexFilter::Subject(p) => mem.subjects.get(p.as_str()),
                     IndexFilter::Kind(k) => mem.kinds.get(k),
                 };
                 recent.extend(
