@@ -23,13 +23,15 @@ pub enum Point {
 }
 
 /// The projection at `point`, the instant it is asked at, and the head it reflects. With
-/// `only`, just that tenant's events are folded, read through the tenant index (enough
-/// for, and identical in, its tenant view; see `Store::tenant_access_at`); otherwise the
-/// whole log from the nearest snapshot.
+/// `only` a tenant, just that tenant's events are folded, read through the tenant index
+/// (enough for, and identical in, its tenant view; see `Store::tenant_access_at`); with
+/// `only` a principal, just the events of the accounts it is a subject of (identical in
+/// its access list; `Store::principal_access_at`); otherwise the whole log from the
+/// nearest snapshot.
 fn fold(
     store: &Store,
     point: Point,
-    only: Option<&TenantId>,
+    only: Option<&Subject>,
 ) -> anyhow::Result<(Access, Timestamp, Head)> {
     let head = store.head();
     let last = match point {
@@ -39,7 +41,8 @@ fn fold(
         Point::AsOf(t) => Seq(store.first_seq_at(t.plus_micros(1))?.0.saturating_sub(1)),
     };
     let access = match only {
-        Some(tenant) => store.tenant_access_at(tenant, last)?,
+        Some(Subject::Tenant(tenant)) => store.tenant_access_at(tenant, last)?,
+        Some(Subject::Principal(p)) => store.principal_access_at(p, last)?,
         None => store.access_at(last)?,
     };
     let at = match point {
@@ -139,11 +142,7 @@ pub fn access(
 ) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let store = Store::open(data, StoreConfig::default())?;
-    let only = match &subject {
-        Subject::Tenant(t) => Some(t),
-        Subject::Principal(_) => None,
-    };
-    let (access, at, head) = fold(&store, point, only)?;
+    let (access, at, head) = fold(&store, point, Some(&subject))?;
     let rows: Vec<(TenantId, Right)> = match &subject {
         Subject::Tenant(t) => {
             let Some(view) = access.tenant(t, at) else {

@@ -192,9 +192,11 @@ async fn principal_access(
     let principal = PrincipalId::new(raw.as_str())
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", e.to_string()))?;
     let (last, at) = resolve(&state, &point)?;
+    // Only the accounts the principal is a subject of (the subject index), which answer
+    // its access list as the whole projection would.
     let access: Access = state
         .store
-        .access_at(last)
+        .principal_access_at(&principal, last)
         .map_err(|e| Problem::internal(&e))?;
     let list = access.access_list(&principal, at);
     let rights: Vec<Right> = list.iter().map(|(_, r)| r.clone()).collect();

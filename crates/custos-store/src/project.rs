@@ -102,6 +102,6 @@ impl Store {
             seq,
             reason: "indexed but missing from the log".into(),
         })?;
-        Ok(stored.event()?)
+        stored.event()
     }
 }

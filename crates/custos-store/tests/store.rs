@@ -159,6 +159,8 @@ fn fill_mixed(dir: &std::path::Path, chunk: usize) -> Store {
             id += 1;
             events.push(if (round + k) % 5 == 0 {
                 enrol(id, round % 4)
+            } else if (round + k) % 5 == 2 {
+                request(id, (round + k) % 6, (round * 3 + k) % 4)
             } else {
                 action(id, (round + k) % 6, round % 4)
             });
@@ -220,6 +222,15 @@ fn indexes_agree_with_a_scan_of_the_log() {
                     .map(|e| e.seq)
                     .collect(),
             );
+        }
+        for a in 0..4 {
+            let want: Vec<Seq> = all
+                .iter()
+                .filter(|e| e.payload.subjects().contains(&&actor(a)))
+                .map(|e| e.seq)
+                .collect();
+            assert!(!want.is_empty());
+            check(IndexFilter::Subject(actor(a)), want);
         }
         for kind in [
             EventKind::StaffEnrolled,

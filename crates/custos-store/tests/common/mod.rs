@@ -52,6 +52,25 @@ pub fn enrol(id: u128, a: u32) -> NewEvent {
     )
 }
 
+/// A grant request in tenant `t` for staff `a` (a subject), asked by staff 0.
+pub fn request(id: u128, t: u32, a: u32) -> NewEvent {
+    NewEvent::new(
+        EventId(id),
+        actor(0),
+        Payload::AccessRequested {
+            grant: GrantId(id),
+            tenant: tenant(t),
+            requester: actor(0),
+            grantee: actor(a),
+            role: custos_core::vocab::StaffRole::SupportL1,
+            scopes: vec![],
+            reason: "r".into(),
+            ticket: None,
+            ttl_secs: 60,
+        },
+    )
+}
+
 pub fn req(s: u32, expected: Option<u64>, events: Vec<NewEvent>) -> AppendRequest {
     AppendRequest {
         stream: stream(s),
