@@ -594,10 +594,10 @@ pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
     Ok(())
 }
 
-/// The sealer thread: writes each frozen memtable as a chunk, in one atomic batch with
-/// `Mindexed`, then moves it from `frozen` to `chunks`. It needs no flush of its own: the
-/// events it covers are durable already, and a seal lost in a crash is re-derived from the
-/// log on open. Runs until the writer drops its sender.
+/// The sealer thread: flushes (the events a chunk covers are then durable), writes each
+/// frozen memtable as a chunk, in one atomic batch with `Mindexed`, then moves it from
+/// `frozen` to `chunks`. The seal itself needs no flush: one lost in a crash is re-derived
+/// from the log on open. Runs until the writer drops its sender.
 pub fn run_sealer(
     tree: sled::Tree,
     rx: std::sync::mpsc::Receiver<(std::sync::Arc<Memtable>, Seq)>,
@@ -606,7 +606,13 @@ pub fn run_sealer(
     while let Ok((frozen, last)) = rx.recv() {
         let mut batch = sled::Batch::default();
         let chunk = frozen.seal(last, &mut batch);
-        let outcome = tree.apply_batch(batch);
+        // The writer freezes a memtable as soon as its last group is applied, possibly
+        // before the flusher has made that group durable: flush first, so that a seal
+        // only ever covers durable events, whatever order sled recovers writes in.
+        let outcome = tree
+            .flush()
+            .map(drop)
+            .and_then(|()| tree.apply_batch(batch));
         let mut index = index.write().unwrap_or_else(|p| p.into_inner());
         match outcome {
             Ok(()) => {

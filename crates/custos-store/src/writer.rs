@@ -1,14 +1,25 @@
 //! The single writer: group commit of everything waiting, in one atomic sled batch, one
 //! flush, then the acknowledgements (DESIGN.md, write path; docs/design.md, crash argument).
 //!
-//! A group's index entries go to the [`Memtable`]; every `index_chunk_events` events the
-//! memtable is sealed into the group's own batch (see [`crate::index`]).
+//! The flush and the acknowledgements run on a second thread, the flusher, so that the
+//! writer stages and applies group N+1 while group N is being made durable: a pipeline of
+//! depth two. A group is acknowledged, and the head published, only after a flush that
+//! began after its batch was applied; after a failed flush nothing more is acknowledged and
+//! appends are refused until the store is reopened.
+//!
+//! A group's index entries go to the [`Memtable`] as soon as it is applied (the next group
+//! is checked against them); every reader bounds what it returns by the published head.
+//! Every `index_chunk_events` events the memtable is frozen and sealed by the sealer
+//! thread (see [`crate::index`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use custos_core::chain::chain_hash;
 use custos_core::{codec, Event, EventId, Head, Seq, StreamId, Timestamp};
+use std::sync::mpsc::{Receiver, SyncSender};
+
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::index::{Index, Memtable};
@@ -29,6 +40,19 @@ pub(crate) enum Msg {
 
 type Waiter = oneshot::Sender<Result<Appended, AppendError>>;
 
+/// What the writer hands the flusher.
+enum Flush {
+    /// A group applied (or answered from what is already applied): flush, publish its
+    /// head, then answer.
+    Group {
+        head: Head,
+        events: u64,
+        replies: Vec<(Waiter, Result<Appended, AppendError>)>,
+    },
+    /// Flush, answer, stop.
+    Shutdown(oneshot::Sender<()>),
+}
+
 /// The writer's state; owned by its thread.
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -37,12 +61,15 @@ pub(crate) struct Writer {
     pub rx: mpsc::Receiver<Msg>,
     pub head: Head,
     pub last_time: Timestamp,
-    pub head_tx: watch::Sender<Head>,
+    /// Moved to the flusher when the writer starts.
+    pub head_tx: Option<watch::Sender<Head>>,
     pub clock: Arc<dyn Clock>,
     pub max_batch_events: usize,
     pub chunk_events: usize,
     pub stats: Arc<crate::Stats>,
     pub poisoned: bool,
+    /// Set by the flusher when a flush fails.
+    pub flush_failed: Arc<AtomicBool>,
     pub fail_after_groups: Option<u64>,
     pub index: Arc<RwLock<Index>>,
     pub seal_tx: std::sync::mpsc::Sender<(Arc<Memtable>, Seq)>,
@@ -66,6 +93,35 @@ struct Group {
 impl Writer {
     /// Runs until every sender is gone or a shutdown is asked.
     pub fn run(mut self) {
+        let (flush_tx, flush_rx) = std::sync::mpsc::sync_channel(1);
+        let flusher = {
+            let db = self.db.clone();
+            let head_tx = self.head_tx.take();
+            let stats = self.stats.clone();
+            let failed = self.flush_failed.clone();
+            std::thread::Builder::new()
+                .name("custos-flusher".into())
+                .spawn(move || run_flusher(db, flush_rx, head_tx, stats, failed))
+        };
+        let flusher = match flusher {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the flusher; refusing appends");
+                self.poisoned = true;
+                while let Some(msg) = self.rx.blocking_recv() {
+                    match msg {
+                        Msg::Append(_, reply) => {
+                            let _ = reply.send(Err(AppendError::Refused));
+                        }
+                        Msg::Shutdown(done) => {
+                            let _ = done.send(());
+                            return;
+                        }
+                    }
+                }
+                return;
+            }
+        };
         while let Some(first) = self.rx.blocking_recv() {
             let mut jobs = Vec::new();
             let mut events = 0;
@@ -86,19 +142,24 @@ impl Writer {
                     next = self.rx.try_recv().ok();
                 }
             }
-            self.commit(jobs);
+            self.commit(jobs, &flush_tx);
             if let Some(done) = shutdown {
-                let _ = self.db.flush();
-                let _ = done.send(());
+                let _ = flush_tx.send(Flush::Shutdown(done));
+                drop(flush_tx);
+                let _ = flusher.join();
                 return;
             }
         }
-        let _ = self.db.flush();
+        drop(flush_tx);
+        let _ = flusher.join();
     }
 
-    fn commit(&mut self, jobs: Vec<(AppendRequest, Waiter)>) {
+    fn commit(&mut self, jobs: Vec<(AppendRequest, Waiter)>, flush_tx: &SyncSender<Flush>) {
         if jobs.is_empty() {
             return;
+        }
+        if !self.poisoned && self.flush_failed.load(Ordering::Acquire) {
+            self.poisoned = true;
         }
         if !self.poisoned {
             let failed = self.index_ref().failed.clone();
@@ -135,7 +196,8 @@ impl Writer {
                 }
             }
         }
-        if failure.is_none() && group.head.seq > self.head.seq {
+        let events = group.head.seq.0 - self.head.seq.0;
+        if failure.is_none() && events > 0 {
             if let Err(e) = self.write(group) {
                 failure = Some(e.to_string());
             }
@@ -148,14 +210,28 @@ impl Writer {
                     *outcome = Err(AppendError::Io(err.clone()));
                 }
             }
+            for (reply, outcome) in replies {
+                let _ = reply.send(outcome);
+            }
+            return;
         }
-        for (reply, outcome) in replies {
-            let _ = reply.send(outcome);
+        // Even a group of duplicates waits for the flush: the answers it repeats may
+        // belong to a group still being flushed.
+        let job = Flush::Group {
+            head: self.head,
+            events,
+            replies,
+        };
+        if let Err(std::sync::mpsc::SendError(Flush::Group { replies, .. })) = flush_tx.send(job) {
+            self.poisoned = true;
+            for (reply, _) in replies {
+                let _ = reply.send(Err(AppendError::Io("the flusher stopped".into())));
+            }
         }
     }
 
-    /// Writes and flushes the group's batch; then adds its events to the memtable
-    /// (handing a full memtable to the sealer) and publishes the new head.
+    /// Applies the group's batch (the flusher makes it durable); then adds its events to
+    /// the memtable (handing a full memtable to the sealer).
     fn write(&mut self, group: Group) -> Result<(), sled::Error> {
         let Group {
             head,
@@ -165,7 +241,6 @@ impl Writer {
             mut batch,
             ..
         } = group;
-        let events = head.seq.0 - self.head.seq.0;
         batch.insert(keys::META_HEAD, keys::encode_head(&head).to_vec());
         batch.insert(&keys::time(at, first), &[]);
         let injected = self
@@ -175,7 +250,6 @@ impl Writer {
             return Err(sled::Error::Io(std::io::Error::other("injected IO error")));
         }
         self.tree.apply_batch(batch)?;
-        self.db.flush()?;
         {
             let mut index = self.index_mut();
             for e in &placed {
@@ -192,8 +266,6 @@ impl Writer {
         }
         self.head = head;
         self.last_time = at;
-        self.stats.record_batch(events);
-        self.head_tx.send_replace(head);
         Ok(())
     }
 
@@ -352,4 +424,58 @@ impl Writer {
     fn stream_version(&self, stream: &StreamId) -> Result<u64, sled::Error> {
         self.index_ref().stream_version(&self.tree, stream)
     }
+}
+
+/// The flusher thread: for each group the writer applied, in order, one flush (groups
+/// waiting together share it), then the group's head published and its answers sent. A
+/// failed flush answers every group still waiting, and every later one, with the error,
+/// and tells the writer to refuse appends.
+fn run_flusher(
+    db: sled::Db,
+    rx: Receiver<Flush>,
+    head_tx: Option<watch::Sender<Head>>,
+    stats: Arc<crate::Stats>,
+    failed: Arc<AtomicBool>,
+) {
+    let mut error: Option<String> = None;
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(rx.try_iter());
+        if error.is_none() {
+            if let Err(e) = db.flush() {
+                tracing::error!(error = %e, "flush failed; refusing appends until reopened");
+                error = Some(e.to_string());
+                failed.store(true, Ordering::Release);
+            }
+        }
+        for job in jobs {
+            match job {
+                Flush::Group {
+                    head,
+                    events,
+                    replies,
+                } => {
+                    if error.is_none() {
+                        if events > 0 {
+                            stats.record_batch(events);
+                        }
+                        if let Some(tx) = &head_tx {
+                            tx.send_replace(head);
+                        }
+                    }
+                    for (reply, outcome) in replies {
+                        let outcome = match (&error, outcome) {
+                            (Some(e), Ok(_)) => Err(AppendError::Io(e.clone())),
+                            (_, outcome) => outcome,
+                        };
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Flush::Shutdown(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+    let _ = db.flush();
 }
