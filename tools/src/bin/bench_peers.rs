@@ -7,7 +7,8 @@
 //! It generates the workload once from the demo generator and measures, in this order:
 //! durable append (custos with 64 concurrent appenders; raw sled `apply_batch` + `flush`
 //! of custos's stored bytes in batches of custos's mean group; PostgreSQL, one client
-//! computing the chain, batched inserts of the same size, `synchronous_commit=on`);
+//! computing the chain, batched inserts of the same size, `synchronous_commit=on`); HTTP
+//! append (custos's API, single-event commands over 64 connections from this process);
 //! replay and verify (custos's projection rebuild and chain verification vs a raw sled
 //! scan + BLAKE3 of the same bytes); queries (as-of tenant access at random points and
 //! the first page of a 90-day audit window for one tenant, custos's index plans vs
@@ -29,6 +30,7 @@ use custos_core::chain::chain_hash;
 use custos_core::{Digest, Seq, TenantId, Timestamp};
 use custos_demo::{Demo, DemoConfig, DemoEvent};
 use custos_store::{AppendRequest, IndexFilter, ManualClock, Store, StoreConfig};
+use custos_tools::percentile;
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Parser)]
@@ -42,6 +44,9 @@ struct Args {
     /// Random points for each query plan.
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// Single-event commands for the HTTP append run (0: skip).
+    #[arg(long, default_value_t = 50_000)]
+    http_appends: usize,
     /// Where to write the markdown table.
     #[arg(long, default_value = "target/bench-peers.md")]
     out: PathBuf,
@@ -110,6 +115,42 @@ fn main() -> anyhow::Result<()> {
             custos_rate / pg_rate
         ),
     });
+
+    // ----- HTTP append (custos only: the peers have no HTTP API of their own) -----
+    if args.http_appends > 0 {
+        let http_dir = tempfile::tempdir()?;
+        let run = tokio::runtime::Runtime::new()?.block_on(custos_tools::http_appends(
+            http_dir.path(),
+            args.appenders,
+            args.http_appends,
+        ));
+        println!(
+            "http: {:.0} events/s, p50 {:.1} ms, p99 {:.1} ms (floor {:.0} requests/s)",
+            run.rate,
+            percentile(&run.ms, 0.5),
+            percentile(&run.ms, 0.99),
+            run.floor
+        );
+        lines.push(Line {
+            what: format!(
+                "HTTP append: {} single-event commands, {} connections, client in the same machine; events/s (ms p50 / p99)",
+                run.ms.len(),
+                args.appenders
+            ),
+            custos: format!(
+                "{:.0} ({:.1} / {:.1})",
+                run.rate,
+                percentile(&run.ms, 0.5),
+                percentile(&run.ms, 0.99)
+            ),
+            raw: "—".into(),
+            postgres: "—".into(),
+            ratios: format!(
+                "target ≥ 20,000 events/s, p99 < 20 ms; floor (`GET /healthz`, same client) {:.0} requests/s",
+                run.floor
+            ),
+        });
+    }
 
     // ----- replay and verify -----
     let t = Instant::now();

@@ -1,0 +1,137 @@
+//! What the benchmarks share: the in-process server and the HTTP append load generator.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use custos_server::AppState;
+use custos_store::Store;
+use serde_json::{json, Value};
+
+/// Starts a server on `store` on 127.0.0.1:0 in this process; its URL and admin token.
+pub async fn start_server(store: Store) -> (String, String) {
+    let state = AppState::new(store);
+    let (secret, _) = custos_server::tokens::bootstrap(&state.store, &state.live)
+        .await
+        .expect("bootstrap")
+        .unwrap_or_else(|| {
+            let path = state
+                .store
+                .path()
+                .join(custos_server::tokens::ADMIN_TOKEN_FILE);
+            let secret = std::fs::read_to_string(&path).expect("admin.token of an earlier start");
+            (secret.trim().to_owned(), path)
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(custos_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    (url, secret)
+}
+
+/// What one HTTP append run measured.
+#[derive(Debug)]
+pub struct HttpAppends {
+    /// The floor: `GET /healthz` requests per second with the same client and connections.
+    pub floor: f64,
+    /// Single-event commands appended per second.
+    pub rate: f64,
+    /// Each command's latency (sent → answer read), in ms, sorted.
+    pub ms: Vec<f64>,
+    /// Events per group commit during the run.
+    pub mean_group: f64,
+}
+
+/// `appends` single-event commands (`POST /v1/staff`, one event each) over `connections`
+/// concurrent connections to a server on a fresh store in `dir`, after the floor of
+/// the same number of `GET /healthz`. Client and server share this machine.
+pub async fn http_appends(
+    dir: &std::path::Path,
+    connections: usize,
+    appends: usize,
+) -> HttpAppends {
+    let store = Store::open(dir, custos_store::StoreConfig::default()).expect("open");
+    let stats = store.clone();
+    let (url, admin) = start_server(store).await;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .expect("client");
+    let v: Value = client
+        .post(format!("{url}/v1/tokens"))
+        .bearer_auth(&admin)
+        .json(&json!({"role": "writer", "principal": "svc:hr"}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let writer = Arc::new(v["secret"].as_str().expect("secret").to_owned());
+    let per = appends / connections;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per {
+                let res = client
+                    .get(format!("{url}/healthz"))
+                    .send()
+                    .await
+                    .expect("send");
+                let _ = res.bytes().await.expect("body");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let floor = (per * connections) as f64 / started.elapsed().as_secs_f64();
+    let (groups0, events0) = stats.stats();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (client, url, writer) = (client.clone(), url.clone(), writer.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ms = Vec::with_capacity(per);
+            for i in 0..per {
+                let body = json!({"staff": format!("staff:c{c}-{i}"), "name": "n", "roles": ["support_l1"], "mfa": true, "sso": true, "training_completed": true});
+                let t = Instant::now();
+                let res = client
+                    .post(format!("{url}/v1/staff"))
+                    .bearer_auth(writer.as_str())
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+                let _ = res.bytes().await.expect("body");
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            ms
+        }));
+    }
+    let mut ms = Vec::with_capacity(per * connections);
+    for t in tasks {
+        ms.extend(t.await.expect("task"));
+    }
+    let rate = ms.len() as f64 / started.elapsed().as_secs_f64();
+    let (groups, events) = stats.stats();
+    ms.sort_by(f64::total_cmp);
+    HttpAppends {
+        floor,
+        rate,
+        ms,
+        mean_group: (events - events0) as f64 / (groups - groups0).max(1) as f64,
+    }
+}
+
+/// The `p` quantile (0..=1) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
