@@ -14,12 +14,11 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, RwLock};
 
 use custos_core::chain::chain_hash;
 use custos_core::{codec, Event, EventId, Head, Seq, StreamId, Timestamp};
-use std::sync::mpsc::{Receiver, SyncSender};
-
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::index::{Index, Memtable};
