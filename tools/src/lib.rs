@@ -33,6 +33,65 @@ pub async fn start_server(store: Store) -> (String, String) {
     (url, secret)
 }
 
+/// A new `writer` token (principal `svc:hr`), asked with the admin token.
+pub async fn writer_token(client: &reqwest::Client, url: &str, admin: &str) -> String {
+    let v: Value = client
+        .post(format!("{url}/v1/tokens"))
+        .bearer_auth(admin)
+        .json(&json!({"role": "writer", "principal": "svc:hr"}))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    v["secret"].as_str().expect("secret").to_owned()
+}
+
+/// Appends `events` through the store's API from `appenders` concurrent tasks, one event
+/// per append, each awaited until durable; with `clock`, the store's clock follows each
+/// event's demo time (the writer keeps it monotonic). Returns events/s and the mean
+/// group size of the run.
+pub async fn store_appends(
+    store: &Store,
+    events: &[custos_demo::DemoEvent],
+    appenders: usize,
+    clock: Option<Arc<custos_store::ManualClock>>,
+) -> (f64, f64) {
+    let (groups0, events0) = store.stats();
+    let queue: Arc<std::sync::Mutex<std::collections::VecDeque<custos_demo::DemoEvent>>> =
+        Arc::new(std::sync::Mutex::new(events.iter().cloned().collect()));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..appenders)
+        .map(|_| {
+            let (store, queue, clock) = (store.clone(), queue.clone(), clock.clone());
+            tokio::spawn(async move {
+                loop {
+                    let next = queue.lock().expect("queue").pop_front();
+                    let Some(e) = next else { break };
+                    if let Some(c) = &clock {
+                        c.set(e.at);
+                    }
+                    store
+                        .append(custos_store::AppendRequest {
+                            stream: e.stream,
+                            expected: None,
+                            events: vec![e.event],
+                        })
+                        .await
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("join");
+    }
+    let rate = events.len() as f64 / start.elapsed().as_secs_f64();
+    let (groups, n) = store.stats();
+    (rate, (n - events0) as f64 / (groups - groups0).max(1) as f64)
+}
+
 /// What one HTTP append run measured.
 #[derive(Debug)]
 pub struct HttpAppends {
@@ -61,17 +120,7 @@ pub async fn http_appends(
         .pool_max_idle_per_host(connections)
         .build()
         .expect("client");
-    let v: Value = client
-        .post(format!("{url}/v1/tokens"))
-        .bearer_auth(&admin)
-        .json(&json!({"role": "writer", "principal": "svc:hr"}))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let writer = Arc::new(v["secret"].as_str().expect("secret").to_owned());
+    let writer = Arc::new(writer_token(&client, &url, &admin).await);
     let per = appends / connections;
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -3,15 +3,13 @@
 //!
 //! `cargo run --release -p custos-tools --bin bench-append -- --events 200000`
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Parser;
 use custos_core::chain::chain_hash;
 use custos_core::{codec, Digest, Seq, Timestamp};
 use custos_demo::{Demo, DemoConfig, DemoEvent};
-use custos_store::{AppendRequest, Store, StoreConfig};
+use custos_store::{Store, StoreConfig};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -95,36 +93,9 @@ fn custos(events: &[DemoEvent], appenders: usize, chunk: usize) -> (f64, f64) {
             ..StoreConfig::default()
         };
         let store = Store::open(dir.path(), config).expect("open");
-        let queue: Arc<Mutex<VecDeque<DemoEvent>>> =
-            Arc::new(Mutex::new(events.iter().cloned().collect()));
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..appenders)
-            .map(|_| {
-                let store = store.clone();
-                let queue = queue.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let next = queue.lock().expect("queue").pop_front();
-                        let Some(e) = next else { break };
-                        store
-                            .append(AppendRequest {
-                                stream: e.stream,
-                                expected: None,
-                                events: vec![e.event],
-                            })
-                            .await
-                            .expect("append");
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.expect("join");
-        }
-        let rate = events.len() as f64 / start.elapsed().as_secs_f64();
-        let (groups, n) = store.stats();
+        let (rate, mean_group) = custos_tools::store_appends(&store, events, appenders, None).await;
         store.close().await;
-        (rate, n as f64 / groups.max(1) as f64)
+        (rate, mean_group)
     })
 }
 

@@ -17,10 +17,9 @@
 //! (`tools/install-postgres` installs it if absent) and runs as its own server on
 //! 127.0.0.1 in a temporary directory. Prints one markdown table and writes it to `--out`.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -29,7 +28,7 @@ use custos_core::access::Access;
 use custos_core::chain::chain_hash;
 use custos_core::{Digest, Seq, TenantId, Timestamp};
 use custos_demo::{Demo, DemoConfig, DemoEvent};
-use custos_store::{AppendRequest, IndexFilter, ManualClock, Store, StoreConfig};
+use custos_store::{IndexFilter, ManualClock, Store, StoreConfig};
 use custos_tools::percentile;
 use rand::{Rng, SeedableRng};
 
@@ -335,38 +334,10 @@ fn custos_append(
             ..StoreConfig::default()
         },
     )?;
-    let rt = tokio::runtime::Runtime::new()?;
-    let rate = rt.block_on(async {
-        let queue: Arc<Mutex<VecDeque<DemoEvent>>> =
-            Arc::new(Mutex::new(events.iter().cloned().collect()));
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..appenders)
-            .map(|_| {
-                let (store, queue, clock) = (store.clone(), queue.clone(), clock.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let next = queue.lock().expect("queue").pop_front();
-                        let Some(e) = next else { break };
-                        clock.set(e.at);
-                        store
-                            .append(AppendRequest {
-                                stream: e.stream,
-                                expected: None,
-                                events: vec![e.event],
-                            })
-                            .await
-                            .expect("append");
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.expect("join");
-        }
-        events.len() as f64 / start.elapsed().as_secs_f64()
-    });
-    let (groups, n) = store.stats();
-    Ok((store, rate, n as f64 / groups.max(1) as f64))
+    let (rate, mean_group) = tokio::runtime::Runtime::new()?.block_on(
+        custos_tools::store_appends(&store, events, appenders, Some(clock.clone())),
+    );
+    Ok((store, rate, mean_group))
 }
 
 /// Raw sled: the same stored values under `L ‖ seq`, `apply_batch` + `flush` per batch.

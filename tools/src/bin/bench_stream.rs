@@ -111,17 +111,7 @@ fn main() {
             args.subscribers,
             (connected.saturating_sub(before)) as f64 / args.subscribers as f64
         );
-        let writer: serde_json::Value = client
-            .post(format!("{url}/v1/tokens"))
-            .bearer_auth(&admin)
-            .json(&json!({"role": "writer", "principal": "svc:hr"}))
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json");
-        let writer = Arc::new(writer["secret"].as_str().expect("secret").to_owned());
+        let writer = Arc::new(custos_tools::writer_token(&client, &url, &admin).await);
         // The token's own event is delivered too: count it.
         let want = args.events as u64;
         let started = Instant::now();
