@@ -89,7 +89,10 @@ pub async fn store_appends(
     }
     let rate = events.len() as f64 / start.elapsed().as_secs_f64();
     let (groups, n) = store.stats();
-    (rate, (n - events0) as f64 / (groups - groups0).max(1) as f64)
+    (
+        rate,
+        (n - events0) as f64 / (groups - groups0).max(1) as f64,
+    )
 }
 
 /// What one HTTP append run measured.

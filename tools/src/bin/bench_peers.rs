@@ -334,9 +334,12 @@ fn custos_append(
             ..StoreConfig::default()
         },
     )?;
-    let (rate, mean_group) = tokio::runtime::Runtime::new()?.block_on(
-        custos_tools::store_appends(&store, events, appenders, Some(clock.clone())),
-    );
+    let (rate, mean_group) = tokio::runtime::Runtime::new()?.block_on(custos_tools::store_appends(
+        &store,
+        events,
+        appenders,
+        Some(clock.clone()),
+    ));
     Ok((store, rate, mean_group))
 }
 
