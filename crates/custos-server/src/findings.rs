@@ -173,7 +173,17 @@ async fn show(
         let mut live = state.live.lock().await;
         live.catch_up(&state.store)
             .map_err(|e| Problem::internal(&e))?;
-        live.findings().at(now).into_iter().find(|f| f.id == id)
+        // An id is `<rule>@<first evidence seq>`: only that rule's findings are built.
+        let rule = id.split_once('@').map(|(rule, _)| rule.to_owned());
+        let query = FindingsQuery {
+            rule,
+            ..FindingsQuery::window(Timestamp(i64::MIN), now)
+        };
+        live.findings()
+            .page(&query)
+            .0
+            .into_iter()
+            .find(|f| f.id == id)
     };
     let finding = found.ok_or_else(|| Problem::not_found(format!("no finding {id}")))?;
     let internal = |e: custos_store::ReadError| Problem::internal(&e);
