@@ -4,7 +4,9 @@
 //!
 //! `cargo run --release -p custos-tools --bin bench-peers -- --events 1000000`
 //!
-//! It generates the workload once from the demo generator and measures, in this order:
+//! It generates the workload once from the demo generator and measures, in this order
+//! (the append comparison in `--rounds` rounds, each running the three systems on fresh
+//! stores, medians reported):
 //! durable append (custos with 64 concurrent appenders; raw sled `apply_batch` + `flush`
 //! of custos's stored bytes in batches of custos's mean group; PostgreSQL, one client
 //! computing the chain, batched inserts of the same size, `synchronous_commit=on`); HTTP
@@ -40,6 +42,9 @@ struct Args {
     /// Concurrent appenders for custos.
     #[arg(long, default_value_t = 64)]
     appenders: usize,
+    /// Rounds of the durable-append comparison (medians reported).
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Random points for each query plan.
     #[arg(long, default_value_t = 200)]
     queries: usize,
@@ -73,47 +78,57 @@ fn main() -> anyhow::Result<()> {
     println!("workload: {} demo events (seed 42)", events.len());
     let mut lines = Vec::new();
 
-    // ----- durable append -----
-    let custos_dir = tempfile::tempdir()?;
-    let clock = Arc::new(ManualClock::new(Timestamp(0)));
-    let (store, custos_rate, mean_group) =
-        custos_append(custos_dir.path(), &clock, &events, args.appenders)?;
-    let batch = mean_group.round().max(1.0) as usize;
-    // The exact stored values (hash ‖ record) custos wrote: what the peers receive.
-    let head = store.head().seq;
-    let mut rows = Vec::with_capacity(events.len());
-    for stored in store.range(Seq(1), head) {
-        let stored = stored?;
-        let e = stored.event()?;
-        rows.push(Row {
-            seq: e.seq.0 as i64,
-            record: stored.record().to_vec(),
-            tenant: e.payload.tenant().map(|t| t.as_str().to_owned()),
-            actor: e.actor.as_str().to_owned(),
-            kind: e.kind().code() as i16,
-            at: e.recorded_at.0,
-        });
-    }
-    let raw_dir = tempfile::tempdir()?;
-    let raw_rate = raw_append(raw_dir.path(), &rows, batch)?;
+    // ----- durable append: `--rounds` rounds, the three systems one after the other in
+    // each, on fresh stores; the last round's stores serve the rest of the run -----
     let pg = Postgres::start()?;
     let mut client = pg.connect()?;
-    let pg_rate = pg_append(&mut client, &rows, batch)?;
-    println!("append: custos {custos_rate:.0} ev/s (mean group {mean_group:.1}), raw sled {raw_rate:.0}, PostgreSQL {pg_rate:.0}");
+    let mut per_round: Vec<[f64; 4]> = Vec::new();
+    let mut kept = None;
+    for round in 1..=args.rounds.max(1) {
+        let custos_dir = tempfile::tempdir()?;
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let (store, custos_rate, mean_group) =
+            custos_append(custos_dir.path(), &clock, &events, args.appenders)?;
+        let batch = mean_group.round().max(1.0) as usize;
+        let rows = stored_rows(&store)?;
+        let raw_dir = tempfile::tempdir()?;
+        let raw_rate = raw_append(raw_dir.path(), &rows, batch)?;
+        client.batch_execute("TRUNCATE events")?;
+        let pg_rate = pg_append(&mut client, &rows, batch)?;
+        println!("append, round {round}: custos {custos_rate:.0} ev/s (mean group {mean_group:.1}), raw sled {raw_rate:.0}, PostgreSQL {pg_rate:.0}: {:.2}× raw, {:.2}× PostgreSQL", custos_rate / raw_rate, custos_rate / pg_rate);
+        per_round.push([custos_rate, raw_rate, pg_rate, mean_group]);
+        kept = Some((custos_dir, store, raw_dir, rows));
+    }
+    let Some((custos_dir, store, raw_dir, rows)) = kept else {
+        bail!("no round ran");
+    };
+    let median = |f: &dyn Fn(&[f64; 4]) -> f64| {
+        let mut v: Vec<f64> = per_round.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let rounds = per_round.len();
+    let (custos_rate, raw_rate, pg_rate, mean_group) = (
+        median(&|r| r[0]),
+        median(&|r| r[1]),
+        median(&|r| r[2]),
+        median(&|r| r[3]),
+    );
     lines.push(Line {
         what: format!(
-            "durable append, events/s (custos: {} appenders, mean group {mean_group:.1}; peers: batches of {batch})",
+            "durable append, events/s, median of {rounds} round(s) (custos: {} appenders, mean group {mean_group:.1}; peers: batches of custos's mean group)",
             args.appenders
         ),
         custos: format!("{custos_rate:.0}"),
         raw: format!("{raw_rate:.0}"),
         postgres: format!("{pg_rate:.0}"),
         ratios: format!(
-            "{:.2}× raw sled (target ≥ 0.7), {:.2}× PostgreSQL (target ≥ 3)",
-            custos_rate / raw_rate,
-            custos_rate / pg_rate
+            "{:.2}× raw sled (target ≥ 0.7), {:.2}× PostgreSQL (target ≥ 3); medians of the per-round ratios",
+            median(&|r| r[0] / r[1]),
+            median(&|r| r[0] / r[2])
         ),
     });
+    let head = store.head().seq;
 
     // ----- HTTP append (custos only: the peers have no HTTP API of their own) -----
     if args.http_appends > 0 {
@@ -292,6 +307,24 @@ fn main() -> anyhow::Result<()> {
     drop(client);
     drop(pg);
     Ok(())
+}
+
+/// The exact records custos stored, with their columns: what the peers receive.
+fn stored_rows(store: &Store) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for stored in store.range(Seq(1), store.head().seq) {
+        let stored = stored?;
+        let e = stored.event()?;
+        rows.push(Row {
+            seq: e.seq.0 as i64,
+            record: stored.record().to_vec(),
+            tenant: e.payload.tenant().map(|t| t.as_str().to_owned()),
+            actor: e.actor.as_str().to_owned(),
+            kind: e.kind().code() as i16,
+            at: e.recorded_at.0,
+        });
+    }
+    Ok(rows)
 }
 
 /// What a peer receives for each event: custos's stored record and the columns a
