@@ -61,6 +61,11 @@ async fn subscribe(
     res
 }
 
+/// Sends a request and gives only its status.
+async fn status(req: reqwest::RequestBuilder) -> StatusCode {
+    req.send().await.expect("send").status()
+}
+
 async fn head(client: &Client, url: &str) -> u64 {
     let v: Value = client
         .get(format!("{url}/v1/head"))
@@ -74,14 +79,12 @@ async fn head(client: &Client, url: &str) -> u64 {
 }
 
 async fn enroll(client: &Client, url: &str, token: &str, name: &str) {
-    let res = client
-        .post(format!("{url}/v1/staff"))
-        .bearer_auth(token)
-        .json(&json!({"staff": name, "name": "n", "roles": ["support_l1"], "mfa": true, "sso": true, "training_completed": true}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        status(client.post(format!("{url}/v1/staff"))
+            .bearer_auth(token)
+            .json(&json!({"staff": name, "name": "n", "roles": ["support_l1"], "mfa": true, "sso": true, "training_completed": true}))).await,
+        StatusCode::CREATED
+    );
 }
 
 /// Seqs `from..=to` exactly, each linked to the one before.
@@ -156,13 +159,15 @@ async fn subscribers_joining_anywhere_see_exactly_from_to_head_while_appends_run
         .await
         .expect("send");
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let res = client
-        .get(format!("{url}/v1/stream?kind=nope"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        status(
+            client
+                .get(format!("{url}/v1/stream?kind=nope"))
+                .bearer_auth(&admin)
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[test]
@@ -480,13 +485,15 @@ async fn a_named_consumer_resumes_after_its_acknowledgement_across_a_restart() {
         .await
         .expect("delete");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = client
-        .get(format!("{url2}/v1/consumers/siem"))
-        .bearer_auth(&siem)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        status(
+            client
+                .get(format!("{url2}/v1/consumers/siem"))
+                .bearer_auth(&siem)
+        )
+        .await,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@
 //! onboarding, agents sweeping through many accounts in a day. The same seed gives the
 //! same events, byte for byte.
 
+mod accounts;
 pub mod driver;
 mod stories;
 

@@ -55,6 +55,21 @@ struct Page {
     next_cursor: Option<String>,
 }
 
+/// A page size asked for (or `default`), refused unless it is 1 to `max`.
+pub(crate) fn page_limit(
+    asked: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, Problem> {
+    match asked.unwrap_or(default) {
+        limit @ 1.. if limit <= max => Ok(limit),
+        _ => Err(Problem::bad_request(
+            "invalid-query",
+            format!("limit must be between 1 and {max}"),
+        )),
+    }
+}
+
 /// Refuses a window whose start is after its end, or wider than [`MAX_WINDOW_DAYS`].
 pub(crate) fn check_window(from: Timestamp, to: Timestamp) -> Result<(), Problem> {
     if from > to {
@@ -130,13 +145,7 @@ async fn audit(
         .map(str::parse::<EventKind>)
         .transpose()
         .map_err(|e| Problem::bad_request("invalid-query", e.to_string()))?;
-    let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(Problem::bad_request(
-            "invalid-query",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = page_limit(p.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let now = state.config.clock.now();
     let to = instant("to", &p.to)?.unwrap_or(now);
     let from = instant("from", &p.from)?.unwrap_or(to.plus_secs(-DEFAULT_WINDOW_SECS));

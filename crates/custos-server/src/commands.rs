@@ -579,9 +579,7 @@ async fn run(
     let now = state.config.clock.now();
     let queued = std::time::Instant::now();
     let pending = {
-        let mut live = state.live.lock().await;
-        live.catch_up(&state.store)
-            .map_err(|e| Problem::internal(&e))?;
+        let live = state.live_now().await?;
         let decided = policy::decide(
             live.access(),
             &caller.token.principal,

@@ -12,7 +12,7 @@ use custos_core::vocab::ApiRole;
 use custos_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{check_window, instant};
+use crate::audit::{check_window, instant, page_limit};
 use crate::auth::Caller;
 use crate::wire::Line;
 use crate::{AppState, HeadBody, Problem};
@@ -91,13 +91,7 @@ async fn list(
 ) -> Result<Json<Page>, Problem> {
     caller.require(READERS)?;
     let Query(p) = params.map_err(|e| Problem::bad_request("invalid-query", e.body_text()))?;
-    let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(Problem::bad_request(
-            "invalid-query",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let limit = page_limit(p.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let asked_to = instant("to", &p.to)?;
     let cursor = p.cursor.as_deref().map(parse_cursor).transpose()?;
     let to = match &cursor {
@@ -133,9 +127,7 @@ async fn list(
     };
     let head = state.store.head();
     let (findings, more) = {
-        let mut live = state.live.lock().await;
-        live.catch_up(&state.store)
-            .map_err(|e| Problem::internal(&e))?;
+        let live = state.live_now().await?;
         live.findings().page(&query)
     };
     let next_cursor = more
@@ -170,9 +162,7 @@ async fn show(
     caller.require(READERS)?;
     let now = state.config.clock.now();
     let found = {
-        let mut live = state.live.lock().await;
-        live.catch_up(&state.store)
-            .map_err(|e| Problem::internal(&e))?;
+        let live = state.live_now().await?;
         // An id is `<rule>@<first evidence seq>`: only that rule's findings are built.
         let rule = id.split_once('@').map(|(rule, _)| rule.to_owned());
         let query = FindingsQuery {
@@ -233,9 +223,7 @@ async fn coverage(
     let to = instant("to", &p.to)?.unwrap_or_else(|| state.config.clock.now());
     let from = instant("from", &p.from)?.unwrap_or(to.plus_secs(-DEFAULT_WINDOW_SECS));
     check_window(from, to)?;
-    let mut live = state.live.lock().await;
-    live.catch_up(&state.store)
-        .map_err(|e| Problem::internal(&e))?;
+    let live = state.live_now().await?;
     Ok(Json(CoverageReport {
         from,
         to,
@@ -251,9 +239,7 @@ pub async fn set_thresholds(
     wanted: custos_core::findings::Thresholds,
 ) -> Result<u32, Problem> {
     let (current, version) = {
-        let mut live = state.live.lock().await;
-        live.catch_up(&state.store)
-            .map_err(|e| Problem::internal(&e))?;
+        let live = state.live_now().await?;
         live.findings().thresholds()
     };
     if current == wanted {
@@ -277,12 +263,8 @@ pub async fn set_thresholds(
         })
         .await
         .map_err(|e| Problem::unavailable(&e))?;
-    state
-        .live
-        .lock()
-        .await
-        .catch_up(&state.store)
-        .map_err(|e| Problem::internal(&e))?;
+    // Fold what was just appended before answering.
+    drop(state.live_now().await?);
     Ok(next)
 }
 
@@ -298,9 +280,7 @@ async fn thresholds(
     caller: Caller,
 ) -> Result<Json<InForce>, Problem> {
     caller.require(READERS)?;
-    let mut live = state.live.lock().await;
-    live.catch_up(&state.store)
-        .map_err(|e| Problem::internal(&e))?;
+    let live = state.live_now().await?;
     let (thresholds, version) = live.findings().thresholds();
     Ok(Json(InForce {
         version,

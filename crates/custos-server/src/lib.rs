@@ -104,6 +104,14 @@ impl AppState {
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
+
+    /// The live projections, caught up with the log's head (an unreadable log is a 500).
+    pub async fn live_now(&self) -> Result<tokio::sync::MutexGuard<'_, live::Live>, Problem> {
+        let mut live = self.live.lock().await;
+        live.catch_up(&self.store)
+            .map_err(|e| Problem::internal(&e))?;
+        Ok(live)
+    }
 }
 
 /// The application's routes.

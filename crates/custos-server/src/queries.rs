@@ -224,9 +224,7 @@ struct TenantRow {
 
 async fn tenants(State(state): State<AppState>, caller: Caller) -> Result<Json<Tenants>, Problem> {
     caller.require(READERS)?;
-    let mut live = state.live.lock().await;
-    live.catch_up(&state.store)
-        .map_err(|e| Problem::internal(&e))?;
+    let live = state.live_now().await?;
     Ok(Json(Tenants {
         tenants: live
             .access()
@@ -269,14 +267,7 @@ async fn events(
     let Query(range) =
         range.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-query", e.body_text()))?;
     let head = state.store.head();
-    let limit = range.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            format!("limit must be between 1 and {MAX_PAGE}"),
-        ));
-    }
+    let limit = crate::audit::page_limit(range.limit, 100, MAX_PAGE)?;
     let from = Seq(range.from.unwrap_or(1).max(1));
     let to = Seq(range.to.unwrap_or(head.seq.0).min(head.seq.0));
     let mut out = Vec::new();

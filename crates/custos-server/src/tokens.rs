@@ -196,9 +196,7 @@ async fn revoke(
         .parse()
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", format!("{e}")))?;
     let live_now = {
-        let mut live = state.live.lock().await;
-        live.catch_up(&state.store)
-            .map_err(|e| Problem::internal(&e))?;
+        let live = state.live_now().await?;
         live.tokens()
             .iter()
             .find(|(t, _)| t.token == token)
@@ -223,12 +221,8 @@ async fn revoke(
         })
         .await
         .map_err(|e| Problem::unavailable(&e))?;
-    state
-        .live
-        .lock()
-        .await
-        .catch_up(&state.store)
-        .map_err(|e| Problem::internal(&e))?;
+    // Fold what was just appended before answering.
+    drop(state.live_now().await?);
     Ok(StatusCode::NO_CONTENT)
 }
 
