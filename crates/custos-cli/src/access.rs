@@ -312,27 +312,29 @@ pub fn snapshot(data: &Path, every: u64) -> anyhow::Result<ExitCode> {
     let store = Store::open(data, StoreConfig::default())?;
     let head = store.head();
     let mut access = Access::default();
-    let mut written = 0u64;
+    let (mut written, mut kept) = (0u64, 0u64);
     for stored in store.range(Seq(1), head.seq) {
         let stored = stored?;
         access.apply(&stored.event()?);
+        let at = Head {
+            seq: stored.seq,
+            hash: stored.hash,
+        };
         if stored.seq.0 % every == 0 || stored.seq == head.seq {
+            if store.has_snapshot(at, custos_core::codec::SNAPSHOT_FORMAT)? {
+                kept += 1;
+                continue;
+            }
             // Queries only: what is closed for good is left out (see `Access::compact`).
             access.compact();
             let bytes = custos_core::codec::encode_snapshot(&access)?;
-            store.put_snapshot(
-                Head {
-                    seq: stored.seq,
-                    hash: stored.hash,
-                },
-                &bytes,
-            )?;
+            store.put_snapshot(at, &bytes)?;
             written += 1;
         }
     }
     store.flush()?;
     println!(
-        "{written} snapshots written (every {every} events, up to seq {})",
+        "{written} snapshots written, {kept} already there (every {every} events, up to seq {})",
         head.seq
     );
     Ok(ExitCode::SUCCESS)

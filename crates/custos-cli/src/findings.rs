@@ -45,9 +45,7 @@ pub fn run(data: &Path, q: &Query) -> anyhow::Result<ExitCode> {
     }
     let store = Store::open(data, StoreConfig::default())?;
     let mut findings = Findings::new(Thresholds::default());
-    for stored in store.range(Seq(1), store.head().seq) {
-        findings.apply(&stored?.event()?);
-    }
+    store.replay(Seq(1), store.head().seq, |event| findings.apply(event))?;
     let list: Vec<Finding> = findings
         .window(from, to)
         .into_iter()

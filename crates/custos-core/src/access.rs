@@ -16,7 +16,7 @@ use crate::vocab::{
     StaffRole,
 };
 use crate::{ConsentId, Event, GrantId, InvitationId, Payload, PrincipalId, Seq, SessionId};
-use crate::{TenantId, Timestamp};
+use crate::{TenantId, Text, Timestamp};
 
 /// How a principal came to have access.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +112,7 @@ pub struct TenantAccess {
     /// The tenant.
     pub tenant: TenantId,
     /// Its name.
-    pub name: String,
+    pub name: Text,
     /// Whether its onboarding period is open.
     pub onboarding: bool,
     /// Who can enter it and why.
@@ -178,7 +178,7 @@ pub(crate) struct InvitationState {
 /// A tenant as the policy sees it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TenantState {
-    pub name: String,
+    pub name: Text,
     pub onboarding: bool,
     pub members: BTreeMap<PrincipalId, (ProfileKind, Seq, Timestamp)>,
     pub initial: Vec<(PrincipalId, StaffRole, Seq, Timestamp)>,

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Global position of an event in the log: dense, starting at 1.
@@ -69,6 +70,19 @@ pub enum IdError {
 /// Longest accepted name, in bytes (it is also length-prefixed with one byte in index keys).
 pub const MAX_NAME_LEN: usize = 128;
 
+/// `NAME_BYTE[b]`: whether byte `b` may appear in a name.
+static NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'.' | b'_' | b':' | b'@' | b'/' | b'+' | b'-');
+        b += 1;
+    }
+    table
+};
+
 fn check_name(kind: &'static str, value: &str) -> Result<(), IdError> {
     if value.is_empty() || value.len() > MAX_NAME_LEN {
         return Err(IdError::Length {
@@ -76,10 +90,9 @@ fn check_name(kind: &'static str, value: &str) -> Result<(), IdError> {
             len: value.len(),
         });
     }
-    // Byte by byte: every allowed character is ASCII (this runs on every decoded name).
-    let allowed = |b: u8| {
-        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'/' | b'+' | b'-')
-    };
+    // Byte by byte through a table: every allowed character is ASCII, and this runs on
+    // every decoded name.
+    let allowed = |b: u8| NAME_BYTE[usize::from(b)];
     if !value.bytes().all(allowed) {
         let ch = value
             .chars()
@@ -94,19 +107,36 @@ fn check_name(kind: &'static str, value: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+/// Reads a name as borrowed text where the format allows it (bincode from a slice does),
+/// so that a name of up to 24 bytes is decoded without allocating.
+struct NameVisitor(&'static str);
+
+impl serde::de::Visitor<'_> for NameVisitor {
+    type Value = CompactString;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {}", self.0)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<CompactString, E> {
+        check_name(self.0, v).map_err(E::custom)?;
+        Ok(CompactString::new(v))
+    }
+}
+
 macro_rules! name_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(CompactString);
 
         impl $name {
             /// Validates and wraps a name.
-            pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
-                let value = value.into();
-                check_name($kind, &value)?;
-                Ok(Self(value))
+            pub fn new(value: impl AsRef<str>) -> Result<Self, IdError> {
+                let value = value.as_ref();
+                check_name($kind, value)?;
+                Ok(Self(CompactString::new(value)))
             }
 
             /// The name as text.
@@ -130,8 +160,7 @@ macro_rules! name_id {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                Self::new(s).map_err(serde::de::Error::custom)
+                d.deserialize_str(NameVisitor($kind)).map(Self)
             }
         }
     };
@@ -158,7 +187,7 @@ name_id!(
 impl PrincipalId {
     /// The actor of events custos appends by itself (automatic expiry).
     pub fn system() -> PrincipalId {
-        PrincipalId("custos:system".to_owned())
+        PrincipalId(CompactString::const_new("custos:system"))
     }
 }
 
@@ -297,6 +326,36 @@ mod tests {
         let back: EventId = serde_json::from_str(&json).expect("decode");
         assert_eq!(back, id);
         assert!("not-a-ulid".parse::<GrantId>().is_err());
+    }
+
+    #[test]
+    fn the_byte_table_allows_exactly_the_documented_characters() {
+        let documented = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@/+-";
+        for b in 0..=255u8 {
+            let expected = documented.as_bytes().contains(&b);
+            assert_eq!(NAME_BYTE[usize::from(b)], expected, "byte {b}");
+        }
+        assert!(TenantId::new("é").is_err(), "non-ASCII is refused");
+    }
+
+    #[test]
+    fn short_and_long_names_round_trip_through_json() {
+        // 24 bytes are kept inline, longer names on the heap: both must read back.
+        for name in [
+            "a",
+            "tenant-0000000000000001",
+            &"x".repeat(25),
+            &"y".repeat(128),
+        ] {
+            let id = PrincipalId::new(name).expect("valid");
+            let json = serde_json::to_string(&id).expect("encode");
+            assert_eq!(json, format!("\"{name}\""));
+            let back: PrincipalId = serde_json::from_str(&json).expect("decode");
+            assert_eq!(back.as_str(), name);
+        }
+        // An escaped character in JSON is not borrowed text; it still decodes.
+        let back: TenantId = serde_json::from_str("\"ac\\u006de\"").expect("decode");
+        assert_eq!(back.as_str(), "acme");
     }
 
     #[test]

@@ -43,6 +43,6 @@ pub use ids::{
     ConsentId, CorrelationId, EventId, GrantId, IdError, InvitationId, PrincipalId, ReviewId, Seq,
     SessionId, StreamId, TenantId, TokenId,
 };
-pub use payload::{EventKind, InitialSupport, Payload, UnknownKind};
+pub use payload::{EventKind, InitialSupport, Payload, Text, UnknownKind};
 pub use time::Timestamp;
 pub use verify::{ChainVerifier, Fault, Head, VerifyError};

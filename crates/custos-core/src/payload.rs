@@ -6,6 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Free text in an event (names, reasons, details, tickets): up to 24 bytes kept inline,
+/// so that decoding most of them allocates nothing; encoded exactly like a `String`.
+pub type Text = compact_str::CompactString;
+
 use crate::vocab::*;
 use crate::{
     ConsentId, Digest, GrantId, InvitationId, PrincipalId, ReviewId, SessionId, TenantId,
@@ -32,7 +36,7 @@ pub enum Payload {
         /// The new account.
         tenant: TenantId,
         /// Company name.
-        name: String,
+        name: Text,
         /// The customer's admins (org admins / primary IT admin).
         admins: Vec<PrincipalId>,
         /// Support users attached at creation.
@@ -40,9 +44,9 @@ pub enum Payload {
         /// The partner that created it, if any (HP WXP).
         partner: Option<PrincipalId>,
         /// Identity provider (HP WXP: HP ID or AAD).
-        identity_provider: Option<String>,
+        identity_provider: Option<Text>,
         /// Service plan (HP WXP).
-        plan: Option<String>,
+        plan: Option<Text>,
     },
     /// The onboarding period began.
     OnboardingOpened {
@@ -59,7 +63,7 @@ pub enum Payload {
         /// Unique staff id (Workiva).
         staff: PrincipalId,
         /// Display name.
-        name: String,
+        name: Text,
         /// Roles held.
         roles: Vec<StaffRole>,
         /// Two-factor authentication enabled.
@@ -91,7 +95,7 @@ pub enum Payload {
         /// The profile kind.
         kind: ProfileKind,
         /// Email address, if known.
-        email: Option<String>,
+        email: Option<Text>,
     },
     /// A customer-side user left an account.
     CustomerUserRemoved {
@@ -117,9 +121,9 @@ pub enum Payload {
         /// What the access allows.
         scopes: Vec<Scope>,
         /// Why (required).
-        reason: String,
+        reason: Text,
         /// Ticket or conversation link.
-        ticket: Option<String>,
+        ticket: Option<Text>,
         /// Requested lifetime once approved, in seconds.
         ttl_secs: u64,
     },
@@ -143,7 +147,7 @@ pub enum Payload {
         /// Who denied.
         denier: PrincipalId,
         /// Why.
-        reason: String,
+        reason: Text,
     },
     /// The access lapsed at its expiry.
     AccessExpired {
@@ -163,7 +167,7 @@ pub enum Payload {
         /// On which side.
         revoked_by: RevokedBy,
         /// Why.
-        reason: String,
+        reason: Text,
     },
 
     // ----- invitations -----
@@ -243,7 +247,7 @@ pub enum Payload {
         /// Who revoked it.
         by: PrincipalId,
         /// Why.
-        reason: String,
+        reason: Text,
     },
 
     // ----- consent -----
@@ -262,9 +266,9 @@ pub enum Payload {
         /// How it arrived; a phone call never satisfies a rule.
         channel: Channel,
         /// The checked sender address, for email.
-        verified_sender: Option<String>,
+        verified_sender: Option<Text>,
         /// Ticket or conversation link.
-        ticket: String,
+        ticket: Text,
         /// When it lapses.
         expires_at: Timestamp,
     },
@@ -303,9 +307,9 @@ pub enum Payload {
         /// Whether the customer supervises it.
         supervision: Supervision,
         /// Documented reason (required).
-        reason: String,
+        reason: Text,
         /// Link to the customer conversation (required).
-        ticket_link: String,
+        ticket_link: Text,
         /// The consent it relies on.
         consent: Option<ConsentId>,
         /// When it closes automatically.
@@ -324,7 +328,7 @@ pub enum Payload {
         /// Its importance level.
         importance: Importance,
         /// Free-text detail (which template, which record).
-        detail: String,
+        detail: Text,
         /// The consent relied on.
         consent: Option<ConsentId>,
         /// The channel of the customer's request, for medium settings.
@@ -363,22 +367,22 @@ pub enum Payload {
         /// The conclusion.
         outcome: ReviewOutcome,
         /// Comment (required to clear).
-        comment: String,
+        comment: Text,
     },
 
     // ----- rejected attempts -----
     /// A command was refused by policy; recorded so reviewers see attempts.
     AttemptRejected {
         /// The rule that refused it (e.g. `grant.self-approval`).
-        rule: String,
+        rule: Text,
         /// The command's name (e.g. `approve_access`).
-        command: String,
+        command: Text,
         /// The account concerned.
         tenant: Option<TenantId>,
         /// The principal it would have benefited.
         subject: Option<PrincipalId>,
         /// The refusal, as the caller was told.
-        reason: String,
+        reason: Text,
     },
 
     // ----- API tokens -----
@@ -427,7 +431,7 @@ pub enum Payload {
         /// The new expiry.
         expires_at: Timestamp,
         /// Why.
-        reason: String,
+        reason: Text,
     },
     /// A guest, contact or partner did something in the account on the strength of an
     /// accepted invitation, within one of its scopes (ORC, HP WXP).
@@ -443,7 +447,7 @@ pub enum Payload {
         /// The scope the action falls under.
         scope: InvitationScope,
         /// What was done (free text: which service, which setting).
-        detail: String,
+        detail: Text,
     },
     /// The thresholds of the misuse detectors changed (docs/misuse.md); findings after it
     /// are judged by them.

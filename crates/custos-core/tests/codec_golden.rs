@@ -367,7 +367,7 @@ fn decoding_refuses_trailing_oversized_and_unknown_input() {
     ));
     let mut big = samples()[0].clone();
     if let Payload::TenantCreated { name, .. } = &mut big.payload {
-        *name = "x".repeat(codec::MAX_RECORD_BYTES);
+        *name = "x".repeat(codec::MAX_RECORD_BYTES).into();
     }
     assert!(matches!(
         codec::encode(&big),

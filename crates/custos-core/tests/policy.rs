@@ -540,7 +540,7 @@ fn consent_is_given_by_a_customer_admin_with_a_checked_sender() {
             grantee: None,
             scopes: vec![Scope::Import],
             channel,
-            verified_sender: sender.map(str::to_owned),
+            verified_sender: sender.map(Text::from),
             ticket: "T-9".into(),
             expires_at: Timestamp::from_secs(1_790_000_000 + 86_400),
         })

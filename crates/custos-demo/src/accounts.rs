@@ -43,7 +43,7 @@ impl Demo {
             ip,
             Payload::TenantCreated {
                 tenant: id.clone(),
-                name: format!("Customer {n}"),
+                name: format!("Customer {n}").into(),
                 admins: vec![admin.clone()],
                 initial_support: vec![
                     InitialSupport {
@@ -56,8 +56,8 @@ impl Demo {
                     },
                 ],
                 partner: partner_made.then(|| self.staff[partner].0.clone()),
-                identity_provider: partner_made.then(|| "aad".to_owned()),
-                plan: partner_made.then(|| "standard".to_owned()),
+                identity_provider: partner_made.then(|| "aad".into()),
+                plan: partner_made.then(|| "standard".into()),
             },
         );
         // Now and then the creator first tries to attach a first-line agent as well
@@ -72,7 +72,7 @@ impl Demo {
                 ip,
                 Payload::TenantCreated {
                     tenant: attempt_id.clone(),
-                    name: format!("Customer {n}"),
+                    name: format!("Customer {n}").into(),
                     admins: vec![name(PrincipalId::new, format!("user:{attempt_id}/admin"))],
                     initial_support: vec![InitialSupport {
                         staff: self.staff[l1].0.clone(),
@@ -114,7 +114,7 @@ impl Demo {
                 tenant: id.clone(),
                 user: it_admin.clone(),
                 kind: ProfileKind::ItAdmin,
-                email: Some(format!("it@{id}.example")),
+                email: Some(format!("it@{id}.example").into()),
             },
         );
         self.later(e);
@@ -223,7 +223,7 @@ impl Demo {
                     mode: SessionMode::ViewOnly,
                     supervision: Supervision::Unsupervised,
                     reason: "check the go-live settings".into(),
-                    ticket_link: format!("https://help.example/tickets/{ticket}"),
+                    ticket_link: format!("https://help.example/tickets/{ticket}").into(),
                     consent: None,
                     deadline: at.plus_secs(3_600),
                 },
@@ -407,7 +407,7 @@ impl Demo {
                 invitee: invitee.clone(),
                 kind,
                 scope,
-                detail: format!("{scope:?} change").to_lowercase(),
+                detail: format!("{scope:?} change").to_lowercase().into(),
             },
         )
     }
@@ -424,7 +424,7 @@ impl Demo {
             ip,
             Payload::StaffEnrolled {
                 staff: id.clone(),
-                name: format!("Staff {i}"),
+                name: format!("Staff {i}").into(),
                 roles: vec![role],
                 mfa,
                 sso: true,

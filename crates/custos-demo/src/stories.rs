@@ -58,7 +58,7 @@ impl Demo {
                 role: self.staff[grantee].1,
                 scopes: vec![Scope::View, Scope::Settings],
                 reason: "customer ticket".into(),
-                ticket: Some(ticket),
+                ticket: Some(ticket.into()),
                 ttl_secs: ttl as u64,
             },
         );
@@ -211,8 +211,8 @@ impl Demo {
                 },
                 channel,
                 verified_sender: (channel == Channel::VerifiedEmail)
-                    .then(|| format!("director@{tenant}.example")),
-                ticket,
+                    .then(|| format!("director@{tenant}.example").into()),
+                ticket: ticket.into(),
                 expires_at: expires,
             },
         );
@@ -301,7 +301,7 @@ impl Demo {
                 mode,
                 supervision,
                 reason: "investigate the customer's question".into(),
-                ticket_link,
+                ticket_link: ticket_link.into(),
                 consent: None,
                 deadline,
             },
@@ -479,7 +479,7 @@ impl Demo {
                     role,
                     scopes: vec![Scope::View],
                     reason: "ticket batch".into(),
-                    ticket: Some(format!("T-{ticket}")),
+                    ticket: Some(format!("T-{ticket}").into()),
                     ttl_secs: 2 * 3_600,
                 },
             );
@@ -567,7 +567,7 @@ fn action_payload(
         staff: staff.clone(),
         importance: action.importance(),
         action,
-        detail: detail.to_owned(),
+        detail: detail.into(),
         consent: None,
         request_channel,
     }

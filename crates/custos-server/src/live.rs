@@ -137,11 +137,11 @@ impl Live {
         if from > head {
             return Ok(());
         }
-        for stored in store.range(from, head) {
-            self.apply(&stored?.event()?);
+        store.replay(from, head, |event| {
+            self.apply(event);
             self.applied
                 .store(self.access.applied().0, Ordering::Release);
-        }
+        })?;
         Ok(())
     }
 

@@ -39,6 +39,7 @@ mod error;
 mod index;
 mod keys;
 mod project;
+mod replay;
 mod store;
 mod verify;
 mod writer;

@@ -32,9 +32,7 @@ impl Store {
             },
             None => (Access::default(), Seq(1)),
         };
-        for stored in self.range(from, last) {
-            access.apply(&stored?.event()?);
-        }
+        self.replay(from, last, |event| access.apply(event))?;
         Ok(access)
     }
 

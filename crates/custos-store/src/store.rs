@@ -646,6 +646,17 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a snapshot of format `format` is kept at exactly `at` (same seq and hash).
+    /// Writing it again would change nothing, and sled keeps a large value it replaced
+    /// on disk until it reclaims the segment, so callers skip it.
+    pub fn has_snapshot(&self, at: Head, format: u8) -> Result<bool, ReadError> {
+        let key = keys::with_u64(&[keys::SNAPSHOT], at.seq.0);
+        Ok(self.inner.tree.get(key)?.is_some_and(|v| {
+            keys::split_log_value(&v)
+                .is_some_and(|(hash, bytes)| hash == at.hash && bytes.first() == Some(&format))
+        }))
+    }
+
     /// The latest snapshot at or before `seq` whose recorded hash is still the log's hash
     /// at its seq (one taken on another history is ignored): its point and its bytes.
     pub fn snapshot_at_or_before(&self, seq: Seq) -> Result<Option<(Head, Vec<u8>)>, ReadError> {

@@ -435,7 +435,7 @@ fn oversized_events_are_refused_without_consuming_a_seq() {
     let store = open(dir.path());
     let mut big = action(1, 1, 1);
     if let Payload::SessionAction { detail, .. } = &mut big.payload {
-        *detail = "x".repeat(codec::MAX_RECORD_BYTES);
+        *detail = "x".repeat(codec::MAX_RECORD_BYTES).into();
     }
     let err = store
         .append_blocking(req(1, None, vec![big]))

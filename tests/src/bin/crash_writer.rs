@@ -39,7 +39,7 @@ async fn main() {
                             staff,
                             action: ActionKind::ViewSettings,
                             importance: Importance::Low,
-                            detail: format!("round {round} writer {w} event {i}"),
+                            detail: format!("round {round} writer {w} event {i}").into(),
                             consent: None,
                             request_channel: None,
                         },

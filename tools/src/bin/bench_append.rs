@@ -3,6 +3,10 @@
 //!
 //! `cargo run --release -p custos-tools --bin bench-append -- --events 200000`
 
+/// The `custos` binary's allocator, for every system measured here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use clap::Parser;

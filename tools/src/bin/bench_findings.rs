@@ -5,6 +5,10 @@
 //! `cargo run --release -p custos-tools --bin bench-findings -- --data /tmp/bp1m`
 //! (a demo log, e.g. the one `bench-projection --data` keeps).
 
+/// The `custos` binary's allocator, for every system measured here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use clap::Parser;

@@ -7,6 +7,10 @@
 //! The server runs in this process (`custos_server::serve` on 127.0.0.1:0), the clients
 //! too: both share the machine's two cores, as a co-located load generator would.
 
+/// The `custos` binary's allocator, for every system measured here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use clap::Parser;

@@ -19,6 +19,10 @@
 //! (`tools/install-postgres` installs it if absent) and runs as its own server on
 //! 127.0.0.1 in a temporary directory. Prints one markdown table and writes it to `--out`.
 
+/// The `custos` binary's allocator, for every system measured here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -31,7 +35,7 @@ use custos_core::chain::chain_hash;
 use custos_core::{Digest, Seq, TenantId, Timestamp};
 use custos_demo::{Demo, DemoConfig, DemoEvent};
 use custos_store::{IndexFilter, ManualClock, Store, StoreConfig};
-use custos_tools::percentile;
+use custos_tools::{dir_bytes, percentile};
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Parser)]
@@ -172,9 +176,7 @@ fn main() -> anyhow::Result<()> {
     // ----- replay and verify -----
     let t = Instant::now();
     let mut access = Access::default();
-    for stored in store.range(Seq(1), head) {
-        access.apply(&stored?.event()?);
-    }
+    store.replay(Seq(1), head, |event| access.apply(event))?;
     let rebuild = head.0 as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
     let verified = store.verify(None).context("verify")?;
@@ -615,20 +617,4 @@ fn pg_audit_page(
         seqs.push(row.get(0));
     }
     Ok(seqs)
-}
-
-/// Bytes on disk under `dir`.
-fn dir_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(entry.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
 }

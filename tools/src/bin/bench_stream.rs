@@ -4,6 +4,10 @@
 //!
 //! `cargo build --release && cargo run --release -p custos-tools --bin bench-stream -- --events 20000`
 
+/// The `custos` binary's allocator, for every system measured here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::BufRead;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

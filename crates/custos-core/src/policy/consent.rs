@@ -4,6 +4,7 @@
 use super::{find, stream, Ctx, Decision, Refusal, Refuse};
 use crate::access::Access;
 use crate::vocab::{Channel, Scope};
+use crate::Text;
 use crate::{ConsentId, Payload, PrincipalId, TenantId, Timestamp};
 
 /// Commands about consent.
@@ -23,9 +24,9 @@ pub enum ConsentCommand {
         /// How it arrived (a phone call is recorded but never satisfies a rule).
         channel: Channel,
         /// The sender checked against the director's address, for email.
-        verified_sender: Option<String>,
+        verified_sender: Option<Text>,
         /// Ticket or conversation link.
-        ticket: String,
+        ticket: Text,
         /// When it lapses.
         expires_at: Timestamp,
     },

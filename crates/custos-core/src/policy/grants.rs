@@ -2,6 +2,7 @@
 
 use super::{find, stream, Ctx, Decision, Refusal, Refuse, GRANTING_ROLES};
 use crate::vocab::{RevokedBy, Scope, StaffRole};
+use crate::Text;
 use crate::{GrantId, Payload, PrincipalId, TenantId};
 
 /// Commands about grants.
@@ -21,9 +22,9 @@ pub enum GrantCommand {
         /// What it allows.
         scopes: Vec<Scope>,
         /// Why (required).
-        reason: String,
+        reason: Text,
         /// Ticket or conversation link.
-        ticket: Option<String>,
+        ticket: Option<Text>,
         /// Lifetime once approved, at most the configured maximum.
         ttl_secs: u64,
     },
@@ -37,7 +38,7 @@ pub enum GrantCommand {
         /// The grant.
         grant: GrantId,
         /// Why.
-        reason: String,
+        reason: Text,
     },
     /// Extend an active grant: its new expiry is `ttl_secs` from now (a second person,
     /// like an approval).
@@ -47,14 +48,14 @@ pub enum GrantCommand {
         /// The new lifetime from now, at most the configured maximum.
         ttl_secs: u64,
         /// Why.
-        reason: String,
+        reason: Text,
     },
     /// Revoke an active grant (the customer's admin, or the vendor).
     Revoke {
         /// The grant.
         grant: GrantId,
         /// Why.
-        reason: String,
+        reason: Text,
     },
 }
 

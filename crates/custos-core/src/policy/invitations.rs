@@ -4,6 +4,7 @@
 use super::{find, stream, Ctx, Decision, Refusal, Refuse};
 use crate::access::InvitationState;
 use crate::vocab::{InvitationKind, InvitationScope, ProfileKind, StaffRole};
+use crate::Text;
 use crate::{InvitationId, Payload, PrincipalId, TenantId, Timestamp};
 
 /// Commands about invitations.
@@ -28,7 +29,7 @@ pub enum InvitationCommand {
         /// The scope the action falls under.
         scope: InvitationScope,
         /// What was done.
-        detail: String,
+        detail: Text,
     },
 }
 
@@ -63,7 +64,7 @@ pub enum InvitationChange {
     /// Make an active invitee inactive (false), or an inactive one active again (true).
     SetActive(bool),
     /// Revoke for good (a customer admin), saying why.
-    Revoke(String),
+    Revoke(Text),
 }
 
 impl InvitationCommand {
@@ -144,7 +145,7 @@ fn act(
             invitee: actor.clone(),
             kind: i.kind,
             scope,
-            detail: detail.to_owned(),
+            detail: detail.into(),
         }],
     })
 }

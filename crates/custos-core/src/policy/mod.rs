@@ -26,6 +26,7 @@ pub use tenants::TenantCommand;
 
 use crate::access::Access;
 use crate::vocab::{ProfileKind, StaffRole};
+use crate::Text;
 use crate::{Payload, PrincipalId, StreamId, TenantId, Timestamp};
 
 /// Limits the policy enforces.
@@ -84,7 +85,7 @@ pub struct Refusal {
     /// The rule id, e.g. `grant.self-approval`.
     pub rule: &'static str,
     /// What the caller is told.
-    pub reason: String,
+    pub reason: Text,
     /// The tenant concerned, if known.
     pub tenant: Option<TenantId>,
     /// The principal the command would have benefited, if any.
@@ -136,8 +137,8 @@ pub fn rejection(command: &Command, refusal: &Refusal) -> Decision {
         stream: stream("attempts", place),
         expected: None,
         payloads: vec![Payload::AttemptRejected {
-            rule: refusal.rule.to_owned(),
-            command: command.name().to_owned(),
+            rule: refusal.rule.into(),
+            command: command.name().into(),
             tenant: refusal.tenant.clone(),
             subject: refusal.subject.clone(),
             reason: refusal.reason.clone(),
@@ -180,7 +181,7 @@ struct Refuse<'a> {
 }
 
 impl Refuse<'_> {
-    fn because(&self, rule: &'static str, reason: impl Into<String>) -> Refusal {
+    fn because(&self, rule: &'static str, reason: impl Into<Text>) -> Refusal {
         Refusal {
             rule,
             reason: reason.into(),

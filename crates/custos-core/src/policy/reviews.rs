@@ -3,6 +3,7 @@
 
 use super::{stream, Ctx, Decision, Refusal, Refuse};
 use crate::vocab::{ReviewOutcome, ReviewSubject, StaffRole};
+use crate::Text;
 use crate::{Payload, ReviewId, TenantId};
 
 /// Commands about reviews.
@@ -20,7 +21,7 @@ pub enum ReviewCommand {
         /// The conclusion.
         outcome: ReviewOutcome,
         /// Comment (required to clear or escalate).
-        comment: String,
+        comment: Text,
     },
 }
 

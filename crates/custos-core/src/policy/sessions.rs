@@ -6,6 +6,7 @@ use crate::vocab::{
     ActionKind, Channel, Importance, Scope, SessionEndReason, SessionMode, SessionTarget,
     StaffRole, Supervision,
 };
+use crate::Text;
 use crate::{ConsentId, GrantId, Payload, SessionId, TenantId};
 
 /// Commands about sessions.
@@ -21,7 +22,7 @@ pub enum SessionCommand {
         /// What.
         action: ActionKind,
         /// Which template, which record.
-        detail: String,
+        detail: Text,
         /// The consent relied on (else the session's, else any live one).
         consent: Option<ConsentId>,
         /// The channel of the customer's request, for medium-importance settings.
@@ -58,9 +59,9 @@ pub struct StartSession {
     /// Whether the customer supervises it.
     pub supervision: Supervision,
     /// Documented reason (required).
-    pub reason: String,
+    pub reason: Text,
     /// Link to the customer conversation (required).
-    pub ticket_link: String,
+    pub ticket_link: Text,
     /// A consent it relies on.
     pub consent: Option<ConsentId>,
 }
@@ -353,7 +354,7 @@ fn act(
             staff: actor.clone(),
             action: action.clone(),
             importance,
-            detail: detail.to_owned(),
+            detail: detail.into(),
             consent: used_consent,
             request_channel,
         }],

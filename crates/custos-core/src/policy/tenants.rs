@@ -2,6 +2,7 @@
 
 use super::{stream, Ctx, Decision, Refusal, Refuse};
 use crate::vocab::{ProfileKind, StaffRole};
+use crate::Text;
 use crate::{InitialSupport, Payload, PrincipalId, StreamId, TenantId};
 
 /// Commands about accounts and staff.
@@ -13,7 +14,7 @@ pub enum TenantCommand {
         /// The account.
         tenant: TenantId,
         /// Company name.
-        name: String,
+        name: Text,
         /// The customer's admins.
         admins: Vec<PrincipalId>,
         /// Support users attached at creation (only the CSM and the onboarding PM).
@@ -21,9 +22,9 @@ pub enum TenantCommand {
         /// The partner creating it (HP WXP).
         partner: Option<PrincipalId>,
         /// Identity provider (HP WXP).
-        identity_provider: Option<String>,
+        identity_provider: Option<Text>,
         /// Service plan (HP WXP).
-        plan: Option<String>,
+        plan: Option<Text>,
     },
     /// Open or close the onboarding period.
     SetOnboarding {
@@ -42,7 +43,7 @@ pub enum TenantCommand {
         /// The profile kind.
         kind: ProfileKind,
         /// Email address.
-        email: Option<String>,
+        email: Option<Text>,
     },
     /// Remove a user from the account.
     RemoveUser {
@@ -56,7 +57,7 @@ pub enum TenantCommand {
         /// Unique staff id.
         staff: PrincipalId,
         /// Display name.
-        name: String,
+        name: Text,
         /// Roles.
         roles: Vec<StaffRole>,
         /// MFA enabled.
@@ -229,7 +230,7 @@ fn user_change(
     ctx: &Ctx<'_>,
     tenant: &TenantId,
     user: &PrincipalId,
-    add: Option<(ProfileKind, &Option<String>)>,
+    add: Option<(ProfileKind, &Option<Text>)>,
 ) -> Result<Decision, Refusal> {
     let r = Refuse {
         tenant: Some(tenant),

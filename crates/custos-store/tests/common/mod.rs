@@ -29,7 +29,7 @@ pub fn action(id: u128, t: u32, a: u32) -> NewEvent {
             staff: actor(a),
             action: ActionKind::ViewSettings,
             importance: Importance::Low,
-            detail: format!("look {id}"),
+            detail: format!("look {id}").into(),
             consent: None,
             request_channel: None,
         },
@@ -43,7 +43,7 @@ pub fn enrol(id: u128, a: u32) -> NewEvent {
         actor(0),
         Payload::StaffEnrolled {
             staff: actor(a),
-            name: format!("S{a}"),
+            name: format!("S{a}").into(),
             roles: vec![],
             mfa: true,
             sso: true,

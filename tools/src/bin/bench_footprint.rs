@@ -1,0 +1,180 @@
+//! custos's memory footprint in a process of its own (issue 7's "peak RSS < 1 GiB at
+//! 10M events"): the demo generated lazily and appended by 64 appenders, then a rebuild,
+//! a full verify and as-of and audit queries, with the process's peak resident set
+//! (`VmHWM`) after each phase and the disk bytes per event.
+//!
+//! `cargo run --release -p custos-tools --bin bench-footprint -- --events 10000000`
+//! `cargo run --release -p custos-tools --bin bench-footprint -- --events 10000000 --generator-only`
+//!
+//! The generator's own state (the simulated accounts) lives in the same process; run
+//! with `--generator-only` to see what it alone takes. `bench-peers` holds its whole
+//! workload in memory to feed three systems the same events, so its process size is not
+//! custos's.
+
+/// The `custos` binary's allocator, for every system measured here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use clap::Parser;
+use custos_core::access::Access;
+use custos_core::{Seq, TenantId, Timestamp};
+use custos_demo::{Demo, DemoConfig};
+use custos_store::{AppendRequest, IndexFilter, ManualClock, Store, StoreConfig};
+use custos_tools::{dir_bytes, peak_rss_kib, percentile};
+use rand::{Rng, SeedableRng};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Demo events to generate (seed 42, as `bench-peers`).
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Concurrent appenders.
+    #[arg(long, default_value_t = 64)]
+    appenders: usize,
+    /// As-of and audit queries at random points.
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
+    /// Only run the generator (its own peak resident set).
+    #[arg(long)]
+    generator_only: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let demo = Demo::new(DemoConfig {
+        events: args.events,
+        seed: 42,
+        end: Timestamp::from_secs(1_800_000_000),
+        days: 90,
+    });
+    if args.generator_only {
+        let t = Instant::now();
+        let n = demo.count();
+        println!(
+            "generator only: {n} events in {:.1} s, peak RSS {} MiB",
+            t.elapsed().as_secs_f64(),
+            peak_rss_kib() / 1024
+        );
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let clock = Arc::new(ManualClock::new(Timestamp(0)));
+    let store = Store::open(
+        dir.path(),
+        StoreConfig {
+            clock: clock.clone(),
+            ..StoreConfig::default()
+        },
+    )?;
+    println!("opened: peak RSS {} MiB", peak_rss_kib() / 1024);
+
+    // Append: the generator behind a lock, 64 tasks taking one event at a time.
+    let t = Instant::now();
+    let queue = Arc::new(Mutex::new(demo));
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let tasks: Vec<_> = (0..args.appenders)
+            .map(|_| {
+                let (store, queue, clock) = (store.clone(), queue.clone(), clock.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let next = queue.lock().expect("generator").next();
+                        let Some(e) = next else { break };
+                        clock.set(e.at);
+                        store
+                            .append(AppendRequest {
+                                stream: e.stream,
+                                expected: None,
+                                events: vec![e.event],
+                            })
+                            .await
+                            .expect("append");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("join");
+        }
+    });
+    drop(queue);
+    let head = store.head();
+    let n = head.seq.0 as f64;
+    println!(
+        "appended {} events in {:.1} s ({:.0}/s): peak RSS {} MiB",
+        head.seq,
+        t.elapsed().as_secs_f64(),
+        n / t.elapsed().as_secs_f64(),
+        peak_rss_kib() / 1024
+    );
+
+    let t = Instant::now();
+    let mut access = Access::default();
+    store.replay(Seq(1), head.seq, |e| access.apply(e))?;
+    println!(
+        "rebuild: {:.0} events/s: peak RSS {} MiB",
+        n / t.elapsed().as_secs_f64(),
+        peak_rss_kib() / 1024
+    );
+    let tenants: Vec<TenantId> = access.tenants().map(|(t, _)| t.clone()).collect();
+    drop(access);
+    println!("projection dropped: peak RSS {} MiB", peak_rss_kib() / 1024);
+
+    let t = Instant::now();
+    let verified = store.verify(None)?;
+    anyhow::ensure!(verified == store.head(), "verify reached {verified:?}");
+    println!(
+        "verify: {:.0} events/s: peak RSS {} MiB",
+        n / t.elapsed().as_secs_f64(),
+        peak_rss_kib() / 1024
+    );
+
+    // Queries at random points, as `bench-peers` asks them.
+    let first = store
+        .get(Seq(1))?
+        .map(|s| s.event())
+        .transpose()?
+        .map_or(0, |e| e.recorded_at.0);
+    let last = store
+        .get(head.seq)?
+        .map(|s| s.event())
+        .transpose()?
+        .map_or(0, |e| e.recorded_at.0);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let (mut asof, mut audit) = (Vec::new(), Vec::new());
+    for _ in 0..args.queries {
+        let at = Timestamp(rng.gen_range(first..=last));
+        let tenant = &tenants[rng.gen_range(0..tenants.len())];
+        let t = Instant::now();
+        let upto = Seq(store.first_seq_at(at.plus_micros(1))?.0 - 1);
+        std::hint::black_box(store.tenant_access_at(tenant, upto)?.tenant(tenant, at));
+        asof.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let lo = store.first_seq_at(at.plus_secs(-90 * 86_400))?;
+        let seqs = store.index_seqs(&IndexFilter::Tenant(tenant.clone()), lo, upto, 100)?;
+        for s in seqs {
+            std::hint::black_box(store.get(s)?.map(|e| e.event()).transpose()?);
+        }
+        audit.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    asof.sort_by(f64::total_cmp);
+    audit.sort_by(f64::total_cmp);
+    println!(
+        "queries ({}): as-of tenant p50 {:.1} / p99 {:.1} ms; audit first page p50 {:.1} / p99 {:.1} ms: peak RSS {} MiB",
+        args.queries,
+        percentile(&asof, 0.5),
+        percentile(&asof, 0.99),
+        percentile(&audit, 0.5),
+        percentile(&audit, 0.99),
+        peak_rss_kib() / 1024
+    );
+    store.flush()?;
+    println!(
+        "disk: {:.0} bytes per event ({} MiB)",
+        dir_bytes(dir.path()) as f64 / n,
+        dir_bytes(dir.path()) >> 20
+    );
+    Ok(())
+}
