@@ -51,6 +51,9 @@ enum Command {
         /// The misuse thresholds (JSON, docs/misuse.md); a change is recorded as an event.
         #[arg(long)]
         thresholds: Option<PathBuf>,
+        /// The most the storage engine (sled) keeps in its page cache, in MiB.
+        #[arg(long, default_value_t = custos_store::DEFAULT_CACHE_BYTES >> 20)]
+        cache_mb: u64,
     },
     /// Verify the hash chain of a data directory or of an export.
     Verify {
@@ -286,14 +289,20 @@ pub fn main() -> ExitCode {
             stall_limit,
             nats,
             thresholds,
+            cache_mb,
         } => {
+            let store_config = custos_store::StoreConfig {
+                cache_bytes: cache_mb.max(1) << 20,
+                ..custos_store::StoreConfig::default()
+            };
             let config = custos_server::Config {
                 trusted_proxy,
                 nats,
                 stall_limit: std::time::Duration::from_secs(stall_limit.max(1)),
                 ..custos_server::Config::default()
             };
-            serve::run(&data, &listen, config, thresholds.as_deref()).map(|()| ExitCode::SUCCESS)
+            serve::run(&data, &listen, store_config, config, thresholds.as_deref())
+                .map(|()| ExitCode::SUCCESS)
         }
         Command::Verify { data, file, head } => verify::run(data.as_deref(), file.as_deref(), head),
         Command::Export { data, out } => export::run(&data, &out).map(|()| ExitCode::SUCCESS),

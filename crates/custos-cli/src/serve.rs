@@ -9,6 +9,7 @@ use custos_store::{Store, StoreConfig};
 pub fn run(
     data: &Path,
     listen: &str,
+    store_config: StoreConfig,
     config: custos_server::Config,
     thresholds: Option<&Path>,
 ) -> anyhow::Result<()> {
@@ -29,7 +30,7 @@ pub fn run(
         .transpose()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let store = Store::open(data, StoreConfig::default())?;
+        let store = Store::open(data, store_config)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

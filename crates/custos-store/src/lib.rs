@@ -48,7 +48,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppendError, OpenError, ReadError};
 pub use store::{
     AppendRequest, Appended, GroupObserver, IndexFilter, PendingAppend, Stats, Store, StoreConfig,
-    StoredEvent,
+    StoredEvent, DEFAULT_CACHE_BYTES,
 };
 pub use verify::{verify_dir, VerifyDirError};
 

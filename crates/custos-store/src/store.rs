@@ -27,11 +27,16 @@ pub struct StoreConfig {
     /// Events whose index entries are kept in memory before they are sealed into
     /// chunks (one sled key per name per chunk instead of one per event).
     pub index_chunk_events: usize,
+    /// The most sled may keep in its page cache, in bytes (sled's own default is 1 GiB).
+    pub cache_bytes: u64,
     /// Tests only: treat the write of the group after this many committed groups as an
     /// IO error (sled offers no fault injection of its own).
     #[doc(hidden)]
     pub fail_after_groups: Option<u64>,
 }
+
+/// sled's page cache by default: 256 MiB (see docs/PERFORMANCE.md, footprint).
+pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
 
 impl Default for StoreConfig {
     fn default() -> Self {
@@ -40,6 +45,7 @@ impl Default for StoreConfig {
             queue_depth: 4096,
             clock: Arc::new(SystemClock),
             index_chunk_events: 32 * 1024,
+            cache_bytes: DEFAULT_CACHE_BYTES,
             fail_after_groups: None,
         }
     }
@@ -230,11 +236,15 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Opens sled at `path`, naming a lock held by another process as such. sled's IO threads
 /// drop their handles shortly *after* the last `Db` is dropped, so a lock still held when a
 /// store is reopened (or by a process that is exiting) is waited for, up to [`LOCK_WAIT`].
-pub(crate) fn open_db(path: &Path) -> Result<sled::Db, OpenError> {
+pub(crate) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, OpenError> {
     let started = std::time::Instant::now();
     loop {
         // No periodic flusher: the writer flushes every group itself.
-        let opened = sled::Config::new().path(path).flush_every_ms(None).open();
+        let opened = sled::Config::new()
+            .path(path)
+            .flush_every_ms(None)
+            .cache_capacity(cache_bytes)
+            .open();
         match opened {
             Ok(db) => return Ok(db),
             Err(sled::Error::Io(e))
@@ -294,7 +304,7 @@ impl Store {
     /// verified point, and starts the writer.
     pub fn open(path: impl AsRef<Path>, config: StoreConfig) -> Result<Store, OpenError> {
         let path = path.as_ref().to_owned();
-        let db = open_db(&path)?;
+        let db = open_db(&path, config.cache_bytes)?;
         let tree = open_tree(&db, &path)?;
         let head = check_tail(&db, &tree, &path)?;
         let last_time = last_recorded_at(&tree, head.seq).map_err(|source| OpenError::Io {

@@ -151,7 +151,7 @@ pub fn verify_dir(path: &Path, known: Option<Head>) -> Result<Head, VerifyDirErr
     if !path.join("conf").is_file() {
         return Err(VerifyDirError::NotFound(path.to_owned()));
     }
-    let db = open_db(path)?;
+    let db = open_db(path, crate::store::DEFAULT_CACHE_BYTES)?;
     let tree = open_tree(&db, path)?;
     verify_tree(&tree, known)
 }

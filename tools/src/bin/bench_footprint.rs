@@ -37,6 +37,9 @@ struct Args {
     /// As-of and audit queries at random points.
     #[arg(long, default_value_t = 200)]
     queries: usize,
+    /// sled's page cache, in MiB (the store's default: 256).
+    #[arg(long, default_value_t = custos_store::DEFAULT_CACHE_BYTES >> 20)]
+    cache_mb: u64,
     /// Only run the generator (its own peak resident set).
     #[arg(long)]
     generator_only: bool,
@@ -66,10 +69,15 @@ fn main() -> anyhow::Result<()> {
         dir.path(),
         StoreConfig {
             clock: clock.clone(),
+            cache_bytes: args.cache_mb << 20,
             ..StoreConfig::default()
         },
     )?;
-    println!("opened: peak RSS {} MiB", peak_rss_kib() / 1024);
+    println!(
+        "opened (sled cache {} MiB): peak RSS {} MiB",
+        args.cache_mb,
+        peak_rss_kib() / 1024
+    );
 
     // Append: the generator behind a lock, 64 tasks taking one event at a time.
     let t = Instant::now();
