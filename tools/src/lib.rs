@@ -58,16 +58,28 @@ pub async fn store_appends(
     appenders: usize,
     clock: Option<Arc<custos_store::ManualClock>>,
 ) -> (f64, f64) {
+    // Cloned before the clock starts, and owned: the tasks outlive this borrow.
+    let owned: Vec<custos_demo::DemoEvent> = events.to_vec();
+    store_appends_from(store, owned.into_iter(), appenders, clock).await
+}
+
+/// [`store_appends`] from any source of demo events (taken one at a time under a lock,
+/// so that a lazy generator never holds the whole workload).
+pub async fn store_appends_from(
+    store: &Store,
+    events: impl Iterator<Item = custos_demo::DemoEvent> + Send + 'static,
+    appenders: usize,
+    clock: Option<Arc<custos_store::ManualClock>>,
+) -> (f64, f64) {
     let (groups0, events0) = store.stats();
-    let queue: Arc<std::sync::Mutex<std::collections::VecDeque<custos_demo::DemoEvent>>> =
-        Arc::new(std::sync::Mutex::new(events.iter().cloned().collect()));
+    let queue = Arc::new(std::sync::Mutex::new(events));
     let start = Instant::now();
     let tasks: Vec<_> = (0..appenders)
         .map(|_| {
             let (store, queue, clock) = (store.clone(), queue.clone(), clock.clone());
             tokio::spawn(async move {
                 loop {
-                    let next = queue.lock().expect("queue").pop_front();
+                    let next = queue.lock().expect("queue").next();
                     let Some(e) = next else { break };
                     if let Some(c) = &clock {
                         c.set(e.at);
@@ -87,10 +99,10 @@ pub async fn store_appends(
     for t in tasks {
         t.await.expect("join");
     }
-    let rate = events.len() as f64 / start.elapsed().as_secs_f64();
+    let elapsed = start.elapsed().as_secs_f64();
     let (groups, n) = store.stats();
     (
-        rate,
+        (n - events0) as f64 / elapsed,
         (n - events0) as f64 / (groups - groups0).max(1) as f64,
     )
 }
@@ -204,14 +216,19 @@ pub fn dir_bytes(dir: &std::path::Path) -> u64 {
     total
 }
 
-/// This process's peak resident set so far, in KiB (`VmHWM` in `/proc/self/status`; 0
-/// where there is none).
+/// This process's peak resident set so far, in KiB.
 pub fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    proc_status_kib("self", "VmHWM")
+}
+
+/// A field in KiB of `/proc/<pid>/status` (`pid` a number or `self`), e.g. `VmRSS`; 0
+/// where there is none.
+pub fn proc_status_kib(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)

@@ -15,15 +15,15 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
 use custos_core::access::Access;
 use custos_core::{Seq, TenantId, Timestamp};
 use custos_demo::{Demo, DemoConfig};
-use custos_store::{AppendRequest, IndexFilter, ManualClock, Store, StoreConfig};
-use custos_tools::{dir_bytes, peak_rss_kib, percentile};
+use custos_store::{IndexFilter, ManualClock, Store, StoreConfig};
+use custos_tools::{dir_bytes, peak_rss_kib, percentile, store_appends_from};
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Parser)]
@@ -81,33 +81,12 @@ fn main() -> anyhow::Result<()> {
 
     // Append: the generator behind a lock, 64 tasks taking one event at a time.
     let t = Instant::now();
-    let queue = Arc::new(Mutex::new(demo));
-    tokio::runtime::Runtime::new()?.block_on(async {
-        let tasks: Vec<_> = (0..args.appenders)
-            .map(|_| {
-                let (store, queue, clock) = (store.clone(), queue.clone(), clock.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let next = queue.lock().expect("generator").next();
-                        let Some(e) = next else { break };
-                        clock.set(e.at);
-                        store
-                            .append(AppendRequest {
-                                stream: e.stream,
-                                expected: None,
-                                events: vec![e.event],
-                            })
-                            .await
-                            .expect("append");
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.expect("join");
-        }
-    });
-    drop(queue);
+    tokio::runtime::Runtime::new()?.block_on(store_appends_from(
+        &store,
+        demo,
+        args.appenders,
+        Some(clock.clone()),
+    ));
     let head = store.head();
     let n = head.seq.0 as f64;
     println!(

@@ -34,14 +34,7 @@ struct Args {
 
 /// The resident set of `pid`, in KiB.
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    custos_tools::proc_status_kib(&pid.to_string(), "VmRSS")
 }
 
 fn main() {
