@@ -316,11 +316,11 @@ pub fn snapshot(data: &Path, every: u64) -> anyhow::Result<ExitCode> {
     for stored in store.range(Seq(1), head.seq) {
         let stored = stored?;
         access.apply(&stored.event()?);
-        let at = Head {
-            seq: stored.seq,
-            hash: stored.hash,
-        };
         if stored.seq.0 % every == 0 || stored.seq == head.seq {
+            let at = Head {
+                seq: stored.seq,
+                hash: stored.hash,
+            };
             if store.has_snapshot(at, custos_core::codec::SNAPSHOT_FORMAT)? {
                 kept += 1;
                 continue;

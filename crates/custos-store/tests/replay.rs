@@ -89,18 +89,11 @@ fn an_undecodable_record_ends_the_replay_with_its_seq() {
     // of the unsealed index chunk reaches it).
     drop(Store::open(dir.path(), config()).expect("clean open"));
     let bad = 12_345u64;
-    {
-        let db = sled::Config::new()
-            .path(dir.path())
-            .flush_every_ms(None)
-            .open()
-            .expect("raw open");
-        let tree = db.open_tree("custos").expect("tree");
+    edit_raw(dir.path(), |tree| {
         let key = raw::log(Seq(bad));
         let v = tree.get(key).expect("get").expect("present");
         tree.insert(key, &v[..32 + 3]).expect("insert");
-        db.flush().expect("flush");
-    }
+    });
     let store = Store::open(dir.path(), config()).expect("tail is intact, record sealed");
     for (from, to) in [(1, EVENTS), (bad - 10, bad + 10)] {
         let mut seen = Vec::new();

@@ -22,22 +22,17 @@ fn fill(dir: &std::path::Path, n: u64) -> Head {
 
 /// Edits the text of the record at `seq` ("look N" becomes "lool N"), straight in sled.
 fn flip(dir: &std::path::Path, seq: u64) {
-    let db = sled::Config::new()
-        .path(dir)
-        .flush_every_ms(None)
-        .open()
-        .expect("raw open");
-    let tree = db.open_tree("custos").expect("tree");
-    let key = raw::log(Seq(seq));
-    let mut v = tree.get(key).expect("get").expect("present").to_vec();
-    let at = v
-        .windows(4)
-        .position(|w| w == b"look")
-        .expect("detail text")
-        + 3;
-    v[at] = b'l';
-    tree.insert(key, v).expect("insert");
-    db.flush().expect("flush");
+    edit_raw(dir, |tree| {
+        let key = raw::log(Seq(seq));
+        let mut v = tree.get(key).expect("get").expect("present").to_vec();
+        let at = v
+            .windows(4)
+            .position(|w| w == b"look")
+            .expect("detail text")
+            + 3;
+        v[at] = b'l';
+        tree.insert(key, v).expect("insert");
+    });
 }
 
 #[test]
@@ -73,17 +68,10 @@ fn the_verified_part_is_checked_by_a_full_verify() {
 fn a_truncated_log_is_caught_against_the_written_head() {
     let dir = tempfile::tempdir().expect("tmp");
     let head = fill(dir.path(), 10);
-    {
-        let db = sled::Config::new()
-            .path(dir.path())
-            .flush_every_ms(None)
-            .open()
-            .expect("raw open");
-        let tree = db.open_tree("custos").expect("tree");
+    edit_raw(dir.path(), |tree| {
         tree.remove(raw::log(Seq(10))).expect("remove");
         tree.remove(raw::log(Seq(9))).expect("remove");
-        db.flush().expect("flush");
-    }
+    });
     match Store::open(dir.path(), StoreConfig::default()) {
         Err(OpenError::Corrupt { source, .. }) => {
             assert_eq!(source.seq, Seq(9));
