@@ -151,6 +151,47 @@ fn principals_at_head(whole: &Access, at: Timestamp) -> Vec<custos_core::Princip
     out
 }
 
+/// Puts a format-3 store back into the one-tree layout of formats 1 and 2: the index
+/// chunks, `Mindexed` and the snapshots moved into the log's tree; the format byte set
+/// to `format` (1 also drops the subject postings, which format 1 did not have). Returns
+/// how many keys were moved.
+fn back_to_one_tree(db: &sled::Db, format: u8) -> usize {
+    let log = db.open_tree("custos").expect("log tree");
+    let mut moved = 0;
+    for name in ["custos-index", "custos-snapshots"] {
+        let other = db.open_tree(name).expect("tree");
+        for kv in other.iter() {
+            let (k, v) = kv.expect("kv");
+            if !(format == 1 && k.first() == Some(&b'J')) {
+                log.insert(&k, v).expect("insert");
+                moved += 1;
+            }
+            other.remove(&k).expect("remove");
+        }
+    }
+    log.insert("Mformat", &[format]).expect("format");
+    db.flush().expect("flush");
+    moved
+}
+
+/// sled at `dir`, once the store that had it has let go of its lock (sled's threads hold
+/// it a moment after the last handle is dropped).
+fn open_when_free(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..100 {
+        if let Ok(db) = sled::open(dir) {
+            return db;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    sled::open(dir).expect("sled")
+}
+
+/// What each tree holds, by first key byte.
+fn first_bytes(db: &sled::Db, tree: &str) -> std::collections::BTreeSet<u8> {
+    let tree = db.open_tree(tree).expect("tree");
+    tree.iter().keys().map(|k| k.expect("key")[0]).collect()
+}
+
 #[test]
 fn a_store_of_format_1_is_upgraded_with_its_subject_index() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -159,21 +200,12 @@ fn a_store_of_format_1_is_upgraded_with_its_subject_index() {
     let (whole, at) = plain_folds(&store, &[head]).remove(0);
     let principals = principals_at_head(&whole, at);
     drop(store);
-    // Back to format 1: no subject postings, the format byte 1.
+    // Back to format 1: one tree, no subject postings, the format byte 1.
     {
-        let db = sled::open(dir.path()).expect("sled");
-        let tree = db.open_tree("custos").expect("tree");
-        let subjects: Vec<_> = tree
-            .scan_prefix([b'J'])
-            .keys()
-            .map(|k| k.expect("key"))
-            .collect();
-        assert!(subjects.len() > 50, "{} subject postings", subjects.len());
-        for k in subjects {
-            tree.remove(k).expect("remove");
-        }
-        tree.insert("Mformat", &[1u8]).expect("format");
-        db.flush().expect("flush");
+        let db = open_when_free(dir.path());
+        let moved = back_to_one_tree(&db, 1);
+        assert!(moved > 50, "{moved} index keys");
+        assert!(!first_bytes(&db, "custos").contains(&b'J'));
     }
     let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
     let mut listed = 0;
@@ -185,10 +217,77 @@ fn a_store_of_format_1_is_upgraded_with_its_subject_index() {
     }
     assert!(listed > 50, "{listed}");
     drop(store);
-    let db = sled::open(dir.path()).expect("sled");
+    let db = open_when_free(dir.path());
     let tree = db.open_tree("custos").expect("tree");
     assert_eq!(
         tree.get("Mformat").expect("get").as_deref(),
-        Some(&[2u8][..])
+        Some(&[3u8][..])
+    );
+    assert!(first_bytes(&db, "custos-index").contains(&b'J'));
+}
+
+#[test]
+fn a_store_of_format_2_gets_its_index_and_snapshots_moved_out_of_the_log_tree() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = demo_log(dir.path());
+    let head = store.head();
+    let (whole, at) = plain_folds(&store, &[head.seq]).remove(0);
+    let principals = principals_at_head(&whole, at);
+    let snapshot = Head {
+        seq: Seq(2000),
+        hash: store.hash_at(Seq(2000)).expect("hash").expect("at 2000"),
+    };
+    store
+        .put_snapshot(snapshot, b"snapshot bytes")
+        .expect("put");
+    let retry = store
+        .get(Seq(1234))
+        .expect("read")
+        .expect("1234")
+        .event()
+        .expect("decode")
+        .id;
+    drop(store);
+    let (index_keys, log_keys) = {
+        let db = open_when_free(dir.path());
+        let index_keys = first_bytes(&db, "custos-index");
+        for b in [b'T', b'A', b'J', b'K', b'e', b's', b'M'] {
+            assert!(index_keys.contains(&b), "index tree lacks {}", b as char);
+        }
+        let log_keys = first_bytes(&db, "custos");
+        assert_eq!(
+            log_keys,
+            [b'L', b'M', b'W'].into_iter().collect(),
+            "the log's tree holds only the log, its metadata and the time index"
+        );
+        assert!(back_to_one_tree(&db, 2) > 50);
+        assert_eq!(first_bytes(&db, "custos-index"), Default::default());
+        (index_keys, log_keys)
+    };
+
+    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
+    assert_eq!(store.head(), head);
+    assert_eq!(store.verify(Some(head)).expect("verify"), head);
+    // The sealed index answers as before: subjects, event ids, snapshots.
+    for p in &principals {
+        let by_index = store.principal_access_at(p, head.seq).expect("by subject");
+        assert_eq!(by_index.access_list(p, at), whole.access_list(p, at), "{p}");
+    }
+    assert_eq!(store.seq_of_event(retry).expect("seq of"), Some(Seq(1234)));
+    let (point, bytes) = store
+        .snapshot_at_or_before(head.seq)
+        .expect("snapshot")
+        .expect("kept");
+    assert_eq!(
+        (point, bytes.as_slice()),
+        (snapshot, &b"snapshot bytes"[..])
+    );
+    drop(store);
+    let db = open_when_free(dir.path());
+    assert_eq!(first_bytes(&db, "custos"), log_keys);
+    assert_eq!(first_bytes(&db, "custos-index"), index_keys);
+    assert_eq!(
+        first_bytes(&db, "custos-snapshots"),
+        [b'P'].into_iter().collect()
     );
 }

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use custos_server::AppState;
 use custos_store::Store;
-use serde_json::{json, Value};
+
+pub mod http_load;
 
 /// Starts a server on `store` on 127.0.0.1:0 in this process; its URL and admin token.
 pub async fn start_server(store: Store) -> (String, String) {
@@ -31,21 +32,6 @@ pub async fn start_server(store: Store) -> (String, String) {
         std::future::pending(),
     ));
     (url, secret)
-}
-
-/// A new `writer` token (principal `svc:hr`), asked with the admin token.
-pub async fn writer_token(client: &reqwest::Client, url: &str, admin: &str) -> String {
-    let v: Value = client
-        .post(format!("{url}/v1/tokens"))
-        .bearer_auth(admin)
-        .json(&json!({"role": "writer", "principal": "svc:hr"}))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    v["secret"].as_str().expect("secret").to_owned()
 }
 
 /// Appends `events` through the store's API from `appenders` concurrent tasks, one event
@@ -118,80 +104,51 @@ pub struct HttpAppends {
     pub ms: Vec<f64>,
     /// Events per group commit during the run.
     pub mean_group: f64,
+    /// The server process's peak resident memory (VmHWM), KiB.
+    pub server_peak_kib: u64,
 }
 
 /// `appends` single-event commands (`POST /v1/staff`, one event each) over `connections`
-/// concurrent connections to a server on a fresh store in `dir`, after the floor of
-/// the same number of `GET /healthz`. Client and server share this machine.
+/// concurrent connections to `custos serve` on a fresh store in `dir`, run in a process of
+/// its own ([`http_load::ServerProcess`]), after the floor of the same number of
+/// `GET /healthz`. Client and server share this machine's cores.
 pub async fn http_appends(
     dir: &std::path::Path,
     connections: usize,
     appends: usize,
 ) -> HttpAppends {
-    let store = Store::open(dir, custos_store::StoreConfig::default()).expect("open");
-    let stats = store.clone();
-    let (url, admin) = start_server(store).await;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .build()
-        .expect("client");
-    let writer = Arc::new(writer_token(&client, &url, &admin).await);
+    use http_load::{histogram_sum_count, load, staff_command, ServerProcess};
+    let server = ServerProcess::start(dir, &[]).expect("start custos serve");
+    let writer = http_load::writer_token(&server.addr, &server.admin).await;
     let per = appends / connections;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (client, url) = (client.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..per {
-                let res = client
-                    .get(format!("{url}/healthz"))
-                    .send()
-                    .await
-                    .expect("send");
-                let _ = res.bytes().await.expect("body");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("task");
-    }
-    let floor = (per * connections) as f64 / started.elapsed().as_secs_f64();
-    let (groups0, events0) = stats.stats();
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..connections {
-        let (client, url, writer) = (client.clone(), url.clone(), writer.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut ms = Vec::with_capacity(per);
-            for i in 0..per {
-                let body = json!({"staff": format!("staff:c{c}-{i}"), "name": "n", "roles": ["support_l1"], "mfa": true, "sso": true, "training_completed": true});
-                let t = Instant::now();
-                let res = client
-                    .post(format!("{url}/v1/staff"))
-                    .bearer_auth(writer.as_str())
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("send");
-                assert_eq!(res.status(), reqwest::StatusCode::CREATED);
-                let _ = res.bytes().await.expect("body");
-                ms.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-            ms
-        }));
-    }
-    let mut ms = Vec::with_capacity(per * connections);
-    for t in tasks {
-        ms.extend(t.await.expect("task"));
-    }
-    let rate = ms.len() as f64 / started.elapsed().as_secs_f64();
-    let (groups, events) = stats.stats();
-    ms.sort_by(f64::total_cmp);
+    let floor = load(
+        &server.addr,
+        &writer,
+        connections,
+        per,
+        hyper::StatusCode::OK,
+        |_, _| (hyper::Method::GET, "/healthz", None),
+    )
+    .await
+    .rate;
+    let groups = "custos_store_group_events";
+    let (events0, groups0) = histogram_sum_count(&server.addr, &server.admin, groups).await;
+    let run = load(
+        &server.addr,
+        &writer,
+        connections,
+        per,
+        hyper::StatusCode::CREATED,
+        staff_command,
+    )
+    .await;
+    let (events, groups) = histogram_sum_count(&server.addr, &server.admin, groups).await;
     HttpAppends {
         floor,
-        rate,
-        ms,
-        mean_group: (events - events0) as f64 / (groups - groups0).max(1) as f64,
+        rate: run.rate,
+        ms: run.ms,
+        mean_group: (events - events0) / (groups - groups0).max(1.0),
+        server_peak_kib: proc_status_kib(&server.pid().to_string(), "VmHWM"),
     }
 }
 

@@ -376,8 +376,9 @@ pub struct Index {
 }
 
 impl Index {
-    /// Loads the sealed part and re-derives the memtable from the log up to `head`.
-    pub fn open(tree: &sled::Tree, head: Seq) -> Result<Index, crate::ReadError> {
+    /// Loads the sealed part from the index tree and re-derives the memtable from the
+    /// log up to `head`.
+    pub fn open(log: &sled::Tree, tree: &sled::Tree, head: Seq) -> Result<Index, crate::ReadError> {
         let sealed = tree
             .get(META_INDEXED)?
             .and_then(|v| keys::trailing_u64(&v))
@@ -392,7 +393,7 @@ impl Index {
             chunks.push(Chunk::from_tables(last, &ids, &streams));
         }
         let mut mem = Memtable::default();
-        for kv in tree.range(keys::log(sealed.next())..=keys::log(head)) {
+        for kv in log.range(keys::log(sealed.next())..=keys::log(head)) {
             let (k, v) = kv?;
             let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
             let record = keys::split_log_value(&v)
@@ -584,7 +585,8 @@ pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
             buf.clone(),
         );
     }
-    batch.insert(keys::META_FORMAT, &[keys::STORE_FORMAT]);
+    // Format 2, whose layout (one tree) this still is: the move to format 3 follows.
+    batch.insert(keys::META_FORMAT, &[2]);
     tree.apply_batch(batch)?;
     tracing::info!(
         sealed,

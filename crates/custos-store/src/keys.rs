@@ -1,7 +1,16 @@
-//! The key layout of the single sled tree (byte by byte in `docs/design.md`).
+//! The key layout of the store's three sled trees (byte by byte in `docs/design.md`).
 //!
-//! Everything lives in one tree so that one `apply_batch` writes a group's log records,
-//! its head and, when a chunk is sealed, the chunk's index entries atomically.
+//! - [`LOG_TREE`]: the log records, the head and other metadata, the time index, the
+//!   consumers — small values; one `apply_batch` writes a group's records, its head and
+//!   its time entry atomically.
+//! - [`INDEX_TREE`]: the sealed index chunks (postings, id and stream tables) and
+//!   `Mindexed`, written by the sealer in one atomic batch per chunk.
+//! - [`SNAPSHOT_TREE`]: projection snapshots (outside the chain).
+//!
+//! The bulky values live apart from the log because sled rewrites a whole leaf (up to
+//! 16 entries) when it splits or consolidates it, and writes a leaf over 128 KiB as a
+//! blob file: in one tree the leaf at the log's tail also held the first index tables or
+//! snapshots after it, and every few groups rewrote megabytes (docs/PERFORMANCE.md).
 
 use custos_core::{Digest, EventKind, Head, Seq, Timestamp};
 
@@ -36,9 +45,21 @@ pub const META_HEAD: &[u8] = b"Mhead";
 pub const META_VERIFIED: &[u8] = b"Mverified";
 /// `M format` → `u8`: the store layout version.
 pub const META_FORMAT: &[u8] = b"Mformat";
-/// The store layout written by this version: 2 added the subject postings; a format-1
-/// store is upgraded on open (its sealed events' subject postings written as one chunk).
-pub const STORE_FORMAT: u8 = 2;
+/// The store layout written by this version: 2 added the subject postings; 3 moved the
+/// index chunks and the snapshots out of the log's tree. Older stores are upgraded on
+/// open (a format-1 store's sealed events get their subject postings as one chunk, then
+/// the keys move; see `store::open_trees`).
+pub const STORE_FORMAT: u8 = 3;
+
+/// The tree of the log, its metadata, the time index and the consumers.
+pub const LOG_TREE: &str = "custos";
+/// The tree of the sealed index chunks and `Mindexed`.
+pub const INDEX_TREE: &str = "custos-index";
+/// The tree of the projection snapshots.
+pub const SNAPSHOT_TREE: &str = "custos-snapshots";
+
+/// The key prefixes that live in [`INDEX_TREE`] (with `Mindexed`).
+pub const INDEX_PREFIXES: [u8; 6] = [TENANT, ACTOR, SUBJECT, KIND, ID_TABLE, STREAM_TABLE];
 
 /// `L ‖ seq`.
 pub fn log(seq: Seq) -> [u8; 9] {

@@ -197,7 +197,9 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     db: sled::Db,
+    /// The log's tree.
     tree: sled::Tree,
+    trees: Trees,
     /// The only sender; dropped (with the last `Store` clone) to stop the writer.
     tx: Option<mpsc::Sender<Msg>>,
     head: watch::Receiver<Head>,
@@ -268,35 +270,100 @@ pub(crate) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, OpenErr
     }
 }
 
-/// The tree holding the log, checked for its format.
-pub(crate) fn open_tree(db: &sled::Db, path: &Path) -> Result<sled::Tree, OpenError> {
+/// The store's trees (see [`keys`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Trees {
+    /// The log, its metadata, the time index, the consumers.
+    pub log: sled::Tree,
+    /// The sealed index chunks and `Mindexed`.
+    pub index: sled::Tree,
+    /// The projection snapshots.
+    pub snapshots: sled::Tree,
+}
+
+/// The store's trees, checked for their format; an older store is upgraded first.
+pub(crate) fn open_trees(db: &sled::Db, path: &Path) -> Result<Trees, OpenError> {
     let io = |source| OpenError::Io {
         path: path.to_owned(),
         source,
     };
-    let tree = db.open_tree("custos").map_err(io)?;
-    match tree.get(keys::META_FORMAT).map_err(io)? {
-        Some(v) if v.as_ref() == [keys::STORE_FORMAT] => {}
-        Some(v) if v.as_ref() == [1] => {
-            crate::index::upgrade_to_subjects(&tree).map_err(|e| match e {
-                ReadError::Io(source) => io(source),
-                other => io(sled::Error::Unsupported(other.to_string())),
-            })?;
-            db.flush().map_err(io)?;
-        }
-        Some(v) => {
-            return Err(OpenError::Format {
-                path: path.to_owned(),
-                found: v.first().copied().unwrap_or(0),
-                expected: keys::STORE_FORMAT,
-            })
-        }
+    let trees = Trees {
+        log: db.open_tree(keys::LOG_TREE).map_err(io)?,
+        index: db.open_tree(keys::INDEX_TREE).map_err(io)?,
+        snapshots: db.open_tree(keys::SNAPSHOT_TREE).map_err(io)?,
+    };
+    let format = trees.log.get(keys::META_FORMAT).map_err(io)?;
+    let format = match format.as_deref() {
         None => {
-            tree.insert(keys::META_FORMAT, &[keys::STORE_FORMAT])
+            trees
+                .log
+                .insert(keys::META_FORMAT, &[keys::STORE_FORMAT])
                 .map_err(io)?;
+            return Ok(trees);
+        }
+        Some([f]) => *f,
+        Some(_) => 0,
+    };
+    if format == 1 {
+        crate::index::upgrade_to_subjects(&trees.log).map_err(|e| match e {
+            ReadError::Io(source) => io(source),
+            other => io(sled::Error::Unsupported(other.to_string())),
+        })?;
+        db.flush().map_err(io)?;
+    }
+    match format {
+        1 | 2 => {
+            move_out_of_log_tree(db, &trees).map_err(io)?;
+            Ok(trees)
+        }
+        f if f == keys::STORE_FORMAT => Ok(trees),
+        found => Err(OpenError::Format {
+            path: path.to_owned(),
+            found,
+            expected: keys::STORE_FORMAT,
+        }),
+    }
+}
+
+/// Upgrades a format-2 layout to format 3: copies the index chunks, `Mindexed` and the
+/// snapshots from the log's tree to their own trees and flushes, then removes them from
+/// the log's tree and sets the format in one atomic batch. A crash before that batch
+/// leaves a format-2 store (copies overwrite on the next open); after it, format 3.
+fn move_out_of_log_tree(db: &sled::Db, trees: &Trees) -> Result<(), sled::Error> {
+    let mut moved = Vec::new();
+    let mut bytes = 0usize;
+    let mut copy = |target: &sled::Tree, kv: sled::Result<(sled::IVec, sled::IVec)>| {
+        let (k, v) = kv?;
+        bytes += v.len();
+        target.insert(&k, v)?;
+        moved.push(k);
+        Ok::<(), sled::Error>(())
+    };
+    for prefix in keys::INDEX_PREFIXES {
+        for kv in trees.log.scan_prefix([prefix]) {
+            copy(&trees.index, kv)?;
         }
     }
-    Ok(tree)
+    if let Some(v) = trees.log.get(crate::index::META_INDEXED)? {
+        copy(&trees.index, Ok((crate::index::META_INDEXED.into(), v)))?;
+    }
+    for kv in trees.log.scan_prefix([keys::SNAPSHOT]) {
+        copy(&trees.snapshots, kv)?;
+    }
+    db.flush()?;
+    let mut batch = sled::Batch::default();
+    for k in &moved {
+        batch.remove(k);
+    }
+    batch.insert(keys::META_FORMAT, &[keys::STORE_FORMAT]);
+    trees.log.apply_batch(batch)?;
+    db.flush()?;
+    tracing::info!(
+        keys = moved.len(),
+        bytes,
+        "upgraded the store to format 3 (index and snapshots in their own trees)"
+    );
+    Ok(())
 }
 
 impl Store {
@@ -305,13 +372,14 @@ impl Store {
     pub fn open(path: impl AsRef<Path>, config: StoreConfig) -> Result<Store, OpenError> {
         let path = path.as_ref().to_owned();
         let db = open_db(&path, config.cache_bytes)?;
-        let tree = open_tree(&db, &path)?;
+        let trees = open_trees(&db, &path)?;
+        let tree = trees.log.clone();
         let head = check_tail(&db, &tree, &path)?;
         let last_time = last_recorded_at(&tree, head.seq).map_err(|source| OpenError::Io {
             path: path.clone(),
             source,
         })?;
-        let index = Index::open(&tree, head.seq).map_err(|e| match e {
+        let index = Index::open(&tree, &trees.index, head.seq).map_err(|e| match e {
             ReadError::Io(source) => OpenError::Io {
                 path: path.clone(),
                 source,
@@ -324,7 +392,7 @@ impl Store {
         let index = Arc::new(RwLock::new(index));
         let (seal_tx, seal_rx) = std::sync::mpsc::channel();
         let sealer = {
-            let (tree, index) = (tree.clone(), index.clone());
+            let (tree, index) = (trees.index.clone(), index.clone());
             std::thread::Builder::new()
                 .name("custos-sealer".into())
                 .spawn(move || crate::index::run_sealer(tree, seal_rx, index))
@@ -339,6 +407,7 @@ impl Store {
         let writer = Writer {
             db: db.clone(),
             tree: tree.clone(),
+            index_tree: trees.index.clone(),
             rx,
             head,
             last_time,
@@ -366,6 +435,7 @@ impl Store {
                 path,
                 db,
                 tree,
+                trees,
                 tx: Some(tx),
                 head: head_rx,
                 stats,
@@ -506,7 +576,9 @@ impl Store {
     /// The current version of a stream (0 if it has no events).
     pub fn stream_version(&self, stream: &StreamId) -> Result<u64, ReadError> {
         let head = self.head().seq;
-        let entries = self.index().stream_entries(&self.inner.tree, stream)?;
+        let entries = self
+            .index()
+            .stream_entries(&self.inner.trees.index, stream)?;
         Ok(entries
             .iter()
             .filter(|(_, s)| *s <= head.0)
@@ -522,7 +594,7 @@ impl Store {
     /// Where the event with this id was appended, if it was (a client's retry finds its
     /// first answer this way).
     pub fn seq_of_event(&self, id: custos_core::EventId) -> Result<Option<Seq>, ReadError> {
-        let seq = self.index().seq_of(&self.inner.tree, id)?;
+        let seq = self.index().seq_of(&self.inner.trees.index, id)?;
         Ok(seq.filter(|s| *s <= self.head().seq))
     }
 
@@ -536,7 +608,7 @@ impl Store {
         let head = self.head().seq;
         let seqs: Vec<u64> = self
             .index()
-            .stream_entries(&self.inner.tree, stream)?
+            .stream_entries(&self.inner.trees.index, stream)?
             .into_iter()
             .filter(|(v, s)| *v >= from_version && *s <= head.0)
             .map(|(_, s)| s)
@@ -622,7 +694,7 @@ impl Store {
             // after `from`, stop after the chunk that reaches past `to`.
             let prefix = filter.prefix();
             let range = keys::with_u64(&prefix, from.0)..=keys::with_u64(&prefix, u64::MAX);
-            for kv in self.inner.tree.range(range) {
+            for kv in self.inner.trees.index.range(range) {
                 let (k, v) = kv?;
                 let chunk_last = keys::trailing_u64(&k).unwrap_or(0);
                 let seqs = postings::decode(&v).ok_or_else(|| ReadError::Corrupt {
@@ -651,7 +723,8 @@ impl Store {
         value.extend_from_slice(&at.hash.0);
         value.extend_from_slice(snapshot);
         self.inner
-            .tree
+            .trees
+            .snapshots
             .insert(keys::with_u64(&[keys::SNAPSHOT], at.seq.0), value)?;
         Ok(())
     }
@@ -661,7 +734,7 @@ impl Store {
     /// on disk until it reclaims the segment, so callers skip it.
     pub fn has_snapshot(&self, at: Head, format: u8) -> Result<bool, ReadError> {
         let key = keys::with_u64(&[keys::SNAPSHOT], at.seq.0);
-        Ok(self.inner.tree.get(key)?.is_some_and(|v| {
+        Ok(self.inner.trees.snapshots.get(key)?.is_some_and(|v| {
             keys::split_log_value(&v)
                 .is_some_and(|(hash, bytes)| hash == at.hash && bytes.first() == Some(&format))
         }))
@@ -671,7 +744,7 @@ impl Store {
     /// at its seq (one taken on another history is ignored): its point and its bytes.
     pub fn snapshot_at_or_before(&self, seq: Seq) -> Result<Option<(Head, Vec<u8>)>, ReadError> {
         let range = keys::with_u64(&[keys::SNAPSHOT], 0)..=keys::with_u64(&[keys::SNAPSHOT], seq.0);
-        for kv in self.inner.tree.range(range).rev() {
+        for kv in self.inner.trees.snapshots.range(range).rev() {
             let (k, v) = kv?;
             let at = Seq(keys::trailing_u64(&k).unwrap_or(0));
             let Some((hash, bytes)) = keys::split_log_value(&v) else {

@@ -5,7 +5,7 @@ use std::path::Path;
 use custos_core::{codec, ChainVerifier, Fault, Head, Seq, Timestamp, VerifyError};
 
 use crate::keys;
-use crate::store::{open_db, open_tree};
+use crate::store::{open_db, open_trees};
 use crate::OpenError;
 
 /// Why a data directory could not be verified, or what is wrong with it.
@@ -152,6 +152,6 @@ pub fn verify_dir(path: &Path, known: Option<Head>) -> Result<Head, VerifyDirErr
         return Err(VerifyDirError::NotFound(path.to_owned()));
     }
     let db = open_db(path, crate::store::DEFAULT_CACHE_BYTES)?;
-    let tree = open_tree(&db, path)?;
+    let tree = open_trees(&db, path)?.log;
     verify_tree(&tree, known)
 }

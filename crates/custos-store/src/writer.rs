@@ -57,6 +57,8 @@ enum Flush {
 pub(crate) struct Writer {
     pub db: sled::Db,
     pub tree: sled::Tree,
+    /// The sealed index chunks (read for duplicate ids and stream versions).
+    pub index_tree: sled::Tree,
     pub rx: mpsc::Receiver<Msg>,
     pub head: Head,
     pub last_time: Timestamp,
@@ -348,7 +350,7 @@ impl Writer {
     fn seq_of(&self, id: EventId, group: &Group) -> Result<Option<Seq>, sled::Error> {
         match group.ids.get(&id) {
             Some(s) => Ok(Some(*s)),
-            None => self.index_ref().seq_of(&self.tree, id),
+            None => self.index_ref().seq_of(&self.index_tree, id),
         }
     }
 
@@ -421,7 +423,7 @@ impl Writer {
     }
 
     fn stream_version(&self, stream: &StreamId) -> Result<u64, sled::Error> {
-        self.index_ref().stream_version(&self.tree, stream)
+        self.index_ref().stream_version(&self.index_tree, stream)
     }
 }
 

@@ -4,8 +4,11 @@
 //! `cargo run --release -p custos-tools --bin bench-http -- --appends 50000`
 //! `cargo run --release -p custos-tools --bin bench-http -- --appends 0 --audit-data /tmp/bp1m --queries 500`
 //!
-//! The server runs in this process (`custos_server::serve` on 127.0.0.1:0), the clients
-//! too: both share the machine's two cores, as a co-located load generator would.
+//! The appends go to `custos serve` in a process of its own (this executable run as the
+//! `custos` binary, `custos_tools::http_load`), from a client on hyper's bare HTTP/1.1
+//! connections in this process, on `--client-threads` runtime threads: both share the
+//! machine's two cores, as a co-located load generator would. The audit queries go to a
+//! server in this process.
 
 /// The `custos` binary's allocator, for every system measured here.
 #[global_allocator]
@@ -31,6 +34,9 @@ struct Args {
     /// A data directory (e.g. a 1M-event demo log) to run audit queries on.
     #[arg(long)]
     audit_data: Option<std::path::PathBuf>,
+    /// The client's runtime threads.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
     /// Audit queries (first pages).
     #[arg(long, default_value_t = 500)]
     queries: usize,
@@ -62,6 +68,10 @@ async fn appends(args: &Args) {
         run.mean_group
     );
     summary("latency (request sent -> answer read)", &run.ms);
+    println!(
+        "server process peak resident set: {} MiB",
+        run.server_peak_kib / 1024
+    );
 }
 
 async fn audit(args: &Args, data: &std::path::Path) {
@@ -137,8 +147,13 @@ async fn audit(args: &Args, data: &std::path::Path) {
 }
 
 fn main() {
+    custos_tools::http_load::run_as_custos_if_asked();
     let args = Args::parse();
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads.max(1))
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         if args.appends > 0 {
             appends(&args).await;

@@ -70,6 +70,7 @@ struct Line {
 }
 
 fn main() -> anyhow::Result<()> {
+    custos_tools::http_load::run_as_custos_if_asked();
     let args = Args::parse();
     let started = Instant::now();
     let events: Vec<DemoEvent> = Demo::new(DemoConfig {

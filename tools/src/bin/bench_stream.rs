@@ -2,13 +2,12 @@
 //! commands are appended; delivered events/s, and the server's memory per subscriber
 //! (its resident set, from /proc, before and after the subscribers connect).
 //!
-//! `cargo build --release && cargo run --release -p custos-tools --bin bench-stream -- --events 20000`
+//! `cargo run --release -p custos-tools --bin bench-stream -- --events 20000`
 
 /// The `custos` binary's allocator, for every system measured here.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::BufRead;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,9 +26,6 @@ struct Args {
     /// Appending connections.
     #[arg(long, default_value_t = 32)]
     appenders: usize,
-    /// The custos binary.
-    #[arg(long, default_value = "target/release/custos")]
-    custos: std::path::PathBuf,
 }
 
 /// The resident set of `pid`, in KiB.
@@ -38,36 +34,16 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn main() {
+    custos_tools::http_load::run_as_custos_if_asked();
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut child = std::process::Command::new(&args.custos)
-        .args([
-            "serve",
-            "--data",
-            dir.path().to_str().expect("utf-8"),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run custos serve (build it first: cargo build --release)");
-    let pid = child.id();
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let url = loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).expect("read") == 0 {
-            panic!("custos serve exited");
-        }
-        if let Some(u) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-            break u.to_owned();
-        }
-    };
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let admin = std::fs::read_to_string(dir.path().join("admin.token"))
-        .expect("admin token")
-        .trim()
-        .to_owned();
+    let server =
+        custos_tools::http_load::ServerProcess::start(dir.path(), &[]).expect("start custos serve");
+    let (pid, url, admin) = (
+        server.pid(),
+        format!("http://{}", server.addr),
+        server.admin.clone(),
+    );
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let client = reqwest::Client::new();
@@ -108,7 +84,7 @@ fn main() {
             args.subscribers,
             (connected.saturating_sub(before)) as f64 / args.subscribers as f64
         );
-        let writer = Arc::new(custos_tools::writer_token(&client, &url, &admin).await);
+        let writer = Arc::new(custos_tools::http_load::writer_token(&server.addr, &admin).await);
         // The token's own event is delivered too: count it.
         let want = args.events as u64;
         let started = Instant::now();
@@ -165,6 +141,5 @@ fn main() {
             (peak.load(Ordering::Relaxed).saturating_sub(before)) as f64 / args.subscribers as f64
         );
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }
