@@ -460,14 +460,10 @@ fn ids_of(payload: &Payload, into: &mut Map<String, Value>) {
     }
 }
 
-/// The answer for the events appended under `base`, read back from the log (a retry and
-/// the first request get the same one).
+/// The answer for the events appended under `base`, read back from the log (a retry gets
+/// the answer the first request got).
 fn answer_from_log(state: &AppState, first: Seq, base: EventId) -> Result<Response, Problem> {
     let mut events = Vec::new();
-    let mut ids = Map::new();
-    let mut stream = String::new();
-    let mut version = 0;
-    let mut refusal = None;
     for (k, stored) in state.store.range(first, state.store.head().seq).enumerate() {
         let e = stored
             .map_err(|e| Problem::internal(&e))?
@@ -476,15 +472,36 @@ fn answer_from_log(state: &AppState, first: Seq, base: EventId) -> Result<Respon
         if e.id != EventId(base.0.wrapping_add(k as u128)) {
             break;
         }
-        if let Payload::AttemptRejected { rule, reason, .. } = &e.payload {
+        events.push(e);
+    }
+    let (stream, version) = events
+        .last()
+        .map_or((String::new(), 0), |e| (e.stream.to_string(), e.version));
+    answer(
+        events.iter().map(|e| (e.seq, &e.payload)),
+        stream,
+        version,
+    )
+}
+
+/// The answer for `events` (seq and payload, in order), which leave `stream` at
+/// `version`: 201 with what was appended, or the refusal they record.
+fn answer<'a>(
+    events: impl Iterator<Item = (Seq, &'a Payload)>,
+    stream: String,
+    version: u64,
+) -> Result<Response, Problem> {
+    let mut appended = Vec::new();
+    let mut ids = Map::new();
+    let mut refusal = None;
+    for (seq, payload) in events {
+        if let Payload::AttemptRejected { rule, reason, .. } = payload {
             refusal = Some((rule.clone(), reason.clone()));
         }
-        ids_of(&e.payload, &mut ids);
-        stream = e.stream.to_string();
-        version = e.version;
-        events.push(Appended {
-            seq: e.seq.0,
-            kind: e.kind().name(),
+        ids_of(payload, &mut ids);
+        appended.push(Appended {
+            seq: seq.0,
+            kind: payload.kind().name(),
         });
     }
     if let Some((rule, reason)) = refusal {
@@ -493,7 +510,7 @@ fn answer_from_log(state: &AppState, first: Seq, base: EventId) -> Result<Respon
     Ok((
         StatusCode::CREATED,
         Json(Accepted {
-            events,
+            events: appended,
             ids,
             stream,
             version,
@@ -578,7 +595,7 @@ async fn run(
     }
     let now = state.config.clock.now();
     let queued = std::time::Instant::now();
-    let pending = {
+    let (decision, pending) = {
         let live = state.live_now().await?;
         let decided = policy::decide(
             live.access(),
@@ -617,7 +634,7 @@ async fn run(
                 return Err(Problem::not_found("no such item in your tenant"));
             }
         }
-        state
+        let pending = state
             .store
             .enqueue(AppendRequest {
                 stream: decision.stream.clone(),
@@ -625,7 +642,8 @@ async fn run(
                 events: events_of(&decision, base, &caller),
             })
             .await
-            .map_err(append_problem)?
+            .map_err(append_problem)?;
+        (decision, pending)
     };
     let appended = pending.await.map_err(append_problem)?;
     state
@@ -645,5 +663,16 @@ async fn run(
         .catch_up_to(&state.store, appended.last)
         .await
         .map_err(|e| Problem::internal(&e))?;
-    answer_from_log(&state, appended.first, base)
+    if appended.duplicate {
+        // Appended by an earlier request with the same id: its answer.
+        return answer_from_log(&state, appended.first, base);
+    }
+    // The events just appended are the decision's, at seqs first..=last: the answer
+    // the log would give, without reading it back.
+    let seqs = (appended.first.0..=appended.last.0).map(Seq);
+    answer(
+        seqs.zip(&decision.payloads),
+        decision.stream.to_string(),
+        appended.version,
+    )
 }
