@@ -477,11 +477,7 @@ fn answer_from_log(state: &AppState, first: Seq, base: EventId) -> Result<Respon
     let (stream, version) = events
         .last()
         .map_or((String::new(), 0), |e| (e.stream.to_string(), e.version));
-    answer(
-        events.iter().map(|e| (e.seq, &e.payload)),
-        stream,
-        version,
-    )
+    answer(events.iter().map(|e| (e.seq, &e.payload)), stream, version)
 }
 
 /// The answer for `events` (seq and payload, in order), which leave `stream` at

@@ -155,7 +155,7 @@ fn main() -> anyhow::Result<()> {
         );
         lines.push(Line {
             what: format!(
-                "HTTP append: {} single-event commands, {} connections, client in the same machine; events/s (ms p50 / p99)",
+                "HTTP append: {} single-event commands, {} connections, `custos serve` in its own process, client (hyper) on the same machine; events/s (ms p50 / p99)",
                 run.ms.len(),
                 args.appenders
             ),
