@@ -1,4 +1,5 @@
-//! What the benchmarks share: the in-process server and the HTTP append load generator.
+//! What the benchmarks share: the in-process server, the HTTP append load generator, the
+//! store appender loop, custos's query plans, and /proc readings.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -150,6 +151,49 @@ pub async fn http_appends(
         mean_group: (events - events0) / (groups - groups0).max(1.0),
         server_peak_kib: proc_status_kib(&server.pid().to_string(), "VmHWM"),
     }
+}
+
+/// The last seq recorded at or before `at`.
+fn last_seq_at(
+    store: &Store,
+    at: custos_core::Timestamp,
+) -> Result<custos_core::Seq, custos_store::ReadError> {
+    Ok(custos_core::Seq(
+        store.first_seq_at(at.plus_micros(1))?.0 - 1,
+    ))
+}
+
+/// custos's as-of plan, as `bench-peers` and `bench-footprint` time it: the tenant's
+/// events up to `at`, through the tenant index, folded; the tenant's access at `at`.
+pub fn tenant_as_of(
+    store: &Store,
+    tenant: &custos_core::TenantId,
+    at: custos_core::Timestamp,
+) -> Result<Option<custos_core::access::TenantAccess>, custos_store::ReadError> {
+    let upto = last_seq_at(store, at)?;
+    Ok(store.tenant_access_at(tenant, upto)?.tenant(tenant, at))
+}
+
+/// custos's audit plan: the first page (100 events) of the tenant's 90-day window ending
+/// at `at`, through the tenant index, each event read and decoded.
+pub fn audit_first_page(
+    store: &Store,
+    tenant: &custos_core::TenantId,
+    at: custos_core::Timestamp,
+) -> Result<Vec<custos_core::Event>, custos_store::ReadError> {
+    let lo = store.first_seq_at(at.plus_secs(-90 * 86_400))?;
+    let hi = last_seq_at(store, at)?;
+    let filter = custos_store::IndexFilter::Tenant(tenant.clone());
+    let seqs = store.index_seqs(&filter, lo, hi, 100)?;
+    seqs.into_iter()
+        .map(|seq| match store.get(seq)? {
+            Some(stored) => stored.event(),
+            None => Err(custos_store::ReadError::Corrupt {
+                seq,
+                reason: "indexed but missing from the log".into(),
+            }),
+        })
+        .collect()
 }
 
 /// The `p` quantile (0..=1) of sorted values.

@@ -197,8 +197,6 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     db: sled::Db,
-    /// The log's tree.
-    tree: sled::Tree,
     trees: Trees,
     /// The only sender; dropped (with the last `Store` clone) to stop the writer.
     tx: Option<mpsc::Sender<Msg>>,
@@ -434,7 +432,6 @@ impl Store {
             inner: Arc::new(Inner {
                 path,
                 db,
-                tree,
                 trees,
                 tx: Some(tx),
                 head: head_rx,
@@ -534,7 +531,7 @@ impl Store {
 
     /// The event at `seq`.
     pub fn get(&self, seq: Seq) -> Result<Option<StoredEvent>, ReadError> {
-        match self.inner.tree.get(keys::log(seq))? {
+        match self.inner.trees.log.get(keys::log(seq))? {
             Some(v) => Ok(Some(StoredEvent::from_value(seq, v)?)),
             None => Ok(None),
         }
@@ -566,7 +563,7 @@ impl Store {
         } else {
             end
         };
-        self.inner.tree.range(start..end).map(|kv| {
+        self.inner.trees.log.range(start..end).map(|kv| {
             let (k, v) = kv?;
             let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
             StoredEvent::from_value(seq, v)
@@ -613,7 +610,7 @@ impl Store {
             .filter(|(v, s)| *v >= from_version && *s <= head.0)
             .map(|(_, s)| s)
             .collect();
-        let tree = self.inner.tree.clone();
+        let tree = self.inner.trees.log.clone();
         Ok(seqs.into_iter().map(move |seq| {
             let seq = Seq(seq);
             match tree.get(keys::log(seq))? {
@@ -632,7 +629,8 @@ impl Store {
         let end = [keys::TIME + 1];
         match self
             .inner
-            .tree
+            .trees
+            .log
             .range(start.to_vec()..end.to_vec())
             .keys()
             .next()
@@ -762,7 +760,8 @@ impl Store {
     pub fn consumer(&self, name: &str) -> Result<Option<Vec<u8>>, ReadError> {
         Ok(self
             .inner
-            .tree
+            .trees
+            .log
             .get(keys::named_prefix(keys::CONSUMER, name))?
             .map(|v| v.to_vec()))
     }
@@ -771,7 +770,8 @@ impl Store {
     /// the writer's next flush, or at once with [`Store::flush`].
     pub fn put_consumer(&self, name: &str, state: &[u8]) -> Result<(), ReadError> {
         self.inner
-            .tree
+            .trees
+            .log
             .insert(keys::named_prefix(keys::CONSUMER, name), state)?;
         Ok(())
     }
@@ -780,14 +780,15 @@ impl Store {
     pub fn delete_consumer(&self, name: &str) -> Result<bool, ReadError> {
         Ok(self
             .inner
-            .tree
+            .trees
+            .log
             .remove(keys::named_prefix(keys::CONSUMER, name))?
             .is_some())
     }
 
     /// Verifies the whole log from genesis, and against `known` if given.
     pub fn verify(&self, known: Option<Head>) -> Result<Head, crate::VerifyDirError> {
-        crate::verify::verify_tree(&self.inner.tree, known)
+        crate::verify::verify_tree(&self.inner.trees.log, known)
     }
 
     /// Flushes sled's buffers (the writer already flushes every group).

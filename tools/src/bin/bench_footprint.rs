@@ -22,8 +22,10 @@ use clap::Parser;
 use custos_core::access::Access;
 use custos_core::{Seq, TenantId, Timestamp};
 use custos_demo::{Demo, DemoConfig};
-use custos_store::{IndexFilter, ManualClock, Store, StoreConfig};
-use custos_tools::{dir_bytes, peak_rss_kib, percentile, store_appends_from};
+use custos_store::{ManualClock, Store, StoreConfig};
+use custos_tools::{
+    audit_first_page, dir_bytes, peak_rss_kib, percentile, store_appends_from, tenant_as_of,
+};
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Parser)]
@@ -135,15 +137,10 @@ fn main() -> anyhow::Result<()> {
         let at = Timestamp(rng.gen_range(first..=last));
         let tenant = &tenants[rng.gen_range(0..tenants.len())];
         let t = Instant::now();
-        let upto = Seq(store.first_seq_at(at.plus_micros(1))?.0 - 1);
-        std::hint::black_box(store.tenant_access_at(tenant, upto)?.tenant(tenant, at));
+        std::hint::black_box(tenant_as_of(&store, tenant, at)?);
         asof.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        let lo = store.first_seq_at(at.plus_secs(-90 * 86_400))?;
-        let seqs = store.index_seqs(&IndexFilter::Tenant(tenant.clone()), lo, upto, 100)?;
-        for s in seqs {
-            std::hint::black_box(store.get(s)?.map(|e| e.event()).transpose()?);
-        }
+        std::hint::black_box(audit_first_page(&store, tenant, at)?);
         audit.push(t.elapsed().as_secs_f64() * 1e3);
     }
     asof.sort_by(f64::total_cmp);

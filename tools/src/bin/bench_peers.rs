@@ -34,8 +34,8 @@ use custos_core::access::Access;
 use custos_core::chain::chain_hash;
 use custos_core::{Digest, Seq, TenantId, Timestamp};
 use custos_demo::{Demo, DemoConfig, DemoEvent};
-use custos_store::{IndexFilter, ManualClock, Store, StoreConfig};
-use custos_tools::{dir_bytes, percentile};
+use custos_store::{ManualClock, Store, StoreConfig};
+use custos_tools::{audit_first_page, dir_bytes, percentile, tenant_as_of};
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Parser)]
@@ -217,8 +217,7 @@ fn main() -> anyhow::Result<()> {
         let tenant = &tenants[rng.gen_range(0..tenants.len())];
         // As-of tenant access: the tenant's events up to `at`, folded.
         let t = Instant::now();
-        let upto = Seq(store.first_seq_at(at.plus_micros(1))?.0 - 1);
-        let ours = store.tenant_access_at(tenant, upto)?.tenant(tenant, at);
+        let ours = tenant_as_of(&store, tenant, at)?;
         asof[0].push(ms(t));
         let t = Instant::now();
         let theirs = pg_tenant_at(&mut client, tenant, at)?.tenant(tenant, at);
@@ -228,13 +227,7 @@ fn main() -> anyhow::Result<()> {
         // First page (100) of the 90-day window ending at `at`, for one tenant.
         let from = at.plus_secs(-90 * 86_400);
         let t = Instant::now();
-        let lo = store.first_seq_at(from)?;
-        let hi = Seq(store.first_seq_at(at.plus_micros(1))?.0 - 1);
-        let seqs = store.index_seqs(&IndexFilter::Tenant(tenant.clone()), lo, hi, 100)?;
-        let mut page = Vec::with_capacity(seqs.len());
-        for s in &seqs {
-            page.push(store.get(*s)?.context("indexed")?.event()?);
-        }
+        let page = audit_first_page(&store, tenant, at)?;
         audit[0].push(ms(t));
         let t = Instant::now();
         let theirs = pg_audit_page(&mut client, tenant, from, at)?;
