@@ -222,6 +222,28 @@ pub fn peak_rss_kib() -> u64 {
     proc_status_kib("self", "VmHWM")
 }
 
+/// The CPU time this process has used so far (user + system, every thread, those ended
+/// included), in seconds, from `/proc/self/stat` (clock ticks of 10 ms); 0 where unreadable.
+/// The work a run did, which the machine's noise moves less than its wall time.
+pub fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces, but ends at the last ')'):
+    // state is field 3, utime 14 and stime 15.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
 /// A field in KiB of `/proc/<pid>/status` (`pid` a number or `self`), e.g. `VmRSS`; 0
 /// where there is none.
 pub fn proc_status_kib(pid: &str, field: &str) -> u64 {

@@ -7,7 +7,9 @@
 //! recorded its expiry yet, and a session is closed at its deadline. An as-of answer is the
 //! projection of the events recorded up to that instant (or seq), asked at that instant.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 

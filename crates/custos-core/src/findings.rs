@@ -9,7 +9,9 @@
 //! nobody reviewed — and are derived by [`Findings::at`] from what is still pending.
 //! Pure and deterministic: the same log and instant give the same findings.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 

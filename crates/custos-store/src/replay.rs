@@ -11,13 +11,13 @@ use crate::store::Store;
 use crate::ReadError;
 
 /// Events per block handed from a reader thread to the fold.
-const BLOCK: u64 = 2048;
+const BLOCK: u64 = 256;
 /// Reader threads; block `b` is read by thread `b % READERS`.
 const READERS: u64 = 2;
 /// Ranges shorter than this are read inline: starting threads would cost more.
 const INLINE_BELOW: u64 = 4 * BLOCK;
 /// Decoded blocks a reader may hold ahead of the fold.
-const AHEAD: usize = 2;
+const AHEAD: usize = 8;
 
 /// A decoded block: its events, and the error that ended it early, if any.
 type Block = (Vec<Event>, Option<ReadError>);
@@ -26,7 +26,7 @@ impl Store {
     /// Calls `fold` with every event with `from <= seq <= to`, in seq order, by
     /// reference; returns how many. What [`Store::range`] and
     /// [`crate::StoredEvent::event`] give, but a long range is read and decoded ahead
-    /// by two threads in blocks of 2,048 events while `fold` runs. The first record
+    /// by two threads in blocks of 256 events while `fold` runs. The first record
     /// that cannot be read or decoded ends the replay with its error (`fold` has then
     /// seen every event before it), and the readers stop.
     pub fn replay(

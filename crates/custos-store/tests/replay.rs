@@ -9,7 +9,7 @@ use custos_core::*;
 use custos_store::raw;
 use custos_store::*;
 
-/// 20,100 events (nine blocks of 2,048 and a partial one), in groups of 100.
+/// 20,100 events (78 blocks of 256 and a partial one), in groups of 100.
 const EVENTS: u64 = 20_100;
 
 /// Index chunks of 1,000 events, so that a reopen reads only the last few from the log.
@@ -58,12 +58,15 @@ fn replayed(store: &Store, from: u64, to: u64) -> Vec<Event> {
 fn replay_folds_the_range_as_read_one_by_one() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = fill(dir.path());
-    // Inline (short) and threaded (long) ranges, block edges, past the head, empty.
+    // Inline (short, under 1,024 events) and threaded (long) ranges, block edges
+    // (blocks of 256), past the head, empty.
     for (from, to) in [
         (1, EVENTS),
-        (1, 8_191),
+        (1, 1_023),
+        (1, 1_024),
+        (3, 256 * 5 + 1),
+        (257, EVENTS - 5),
         (1, 8_192),
-        (3, 2_048 * 5 + 1),
         (2_049, EVENTS - 5),
         (EVENTS, EVENTS),
         (1, EVENTS + 500),
@@ -95,7 +98,13 @@ fn an_undecodable_record_ends_the_replay_with_its_seq() {
         tree.insert(key, &v[..32 + 3]).expect("insert");
     });
     let store = Store::open(dir.path(), config()).expect("tail is intact, record sealed");
-    for (from, to) in [(1, EVENTS), (bad - 10, bad + 10)] {
+    // Threaded (the bad record in the middle of a block, and on a later reader's
+    // block) and inline.
+    for (from, to) in [
+        (1, EVENTS),
+        (bad - 3_000, bad + 3_000),
+        (bad - 10, bad + 10),
+    ] {
         let mut seen = Vec::new();
         match store.replay(Seq(from), Seq(to), |e| seen.push(e.seq)) {
             Err(ReadError::Corrupt { seq, .. }) => assert_eq!(seq, Seq(bad)),

@@ -15,6 +15,7 @@ use custos_core::findings::Findings;
 use custos_core::{Event, Seq, Timestamp};
 use custos_demo::DemoConfig;
 use custos_store::{ManualClock, Store, StoreConfig};
+use custos_tools::cpu_secs;
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Parser)]
@@ -32,6 +33,12 @@ struct Args {
     /// is the slow part); a fresh temporary directory otherwise.
     #[arg(long)]
     data: Option<std::path::PathBuf>,
+    /// Warm passes of `Store::replay` (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    warm_passes: usize,
+    /// Stop after the replays (cold, then warm): for profiling the rebuild alone.
+    #[arg(long)]
+    replay_only: bool,
 }
 
 /// The demo through the policy, as `custos demo` writes it.
@@ -48,6 +55,9 @@ fn fill(store: &Store, clock: &ManualClock, events: u64) {
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
@@ -84,31 +94,47 @@ fn main() {
 
     // A rebuild straight after the open: sled's cache is cold (its pages are read and
     // deserialised as the scan reaches them), as when a server starts.
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_secs());
     let mut cold = Access::default();
     store
         .replay(Seq(1), head.seq, |e| cold.apply(e))
         .expect("replay");
-    let rebuild_cold = t.elapsed().as_secs_f64();
+    let (rebuild_cold, cold_cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - cpu);
     drop(cold);
     // Then with a warm cache, three times (median): what `Store::replay` gives every
     // rebuild (server start, `custos findings`, a fold from a snapshot).
-    let mut warm = Vec::new();
+    let (mut warm, mut warm_cpu) = (Vec::new(), Vec::new());
     let mut replayed = Access::default();
-    for _ in 0..3 {
+    for _ in 0..args.warm_passes.max(1) {
         // The previous pass's projection is freed before the clock starts.
         drop(std::mem::take(&mut replayed));
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_secs());
         store
             .replay(Seq(1), head.seq, |e| replayed.apply(e))
             .expect("replay");
         warm.push(t.elapsed().as_secs_f64());
+        warm_cpu.push(cpu_secs() - cpu);
     }
+    let n = head.seq.0 as f64;
+    println!(
+        "rebuild through Store::replay, cold cache:  {:.0} events/s ({:.2} s, CPU {cold_cpu:.2} s)",
+        n / rebuild_cold,
+        rebuild_cold
+    );
+    let passes: Vec<String> = warm.iter().map(|s| format!("{s:.2}")).collect();
+    let cpus: Vec<String> = warm_cpu.iter().map(|s| format!("{s:.2}")).collect();
     warm.sort_by(f64::total_cmp);
-    let rebuild_replay = warm[1];
+    let rebuild_replay = warm[warm.len() / 2];
+    println!(
+        "rebuild through Store::replay, warm cache:  {:.0} events/s (median {:.2} s of {}; CPU {} s)",
+        n / rebuild_replay,
+        rebuild_replay,
+        passes.join(", "),
+        cpus.join(", ")
+    );
     // All of a server's projections: access and misuse findings (and its token table,
     // a handful of events), through the same replay.
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_secs());
     let mut both = (
         Access::default(),
         Findings::new(custos_core::findings::Thresholds::default()),
@@ -119,8 +145,16 @@ fn main() {
             both.1.apply(e);
         })
         .expect("replay");
-    let rebuild_all = t.elapsed().as_secs_f64();
+    let (rebuild_all, all_cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - cpu);
     drop(both);
+    println!(
+        "rebuild access + findings through replay:    {:.0} events/s ({:.2} s, CPU {all_cpu:.2} s)",
+        n / rebuild_all,
+        rebuild_all
+    );
+    if args.replay_only {
+        return;
+    }
 
     // The parts of a rebuild: reading the log, then reading and decoding.
     let t = Instant::now();
@@ -160,29 +194,10 @@ fn main() {
         again.apply(e);
     }
     let fold = t.elapsed().as_secs_f64();
-    let n = head.seq.0 as f64;
     println!(
         "rebuild, one thread (range: read + decode + fold): {:.0} events/s ({:.2} s)",
         n / rebuild,
         rebuild
-    );
-    println!(
-        "rebuild through Store::replay, cold cache:  {:.0} events/s ({:.2} s)",
-        n / rebuild_cold,
-        rebuild_cold
-    );
-    println!(
-        "rebuild through Store::replay, warm cache:  {:.0} events/s (median {:.2} s of {:.2}, {:.2}, {:.2})",
-        n / rebuild_replay,
-        rebuild_replay,
-        warm[0],
-        warm[1],
-        warm[2]
-    );
-    println!(
-        "rebuild access + findings through replay:    {:.0} events/s ({:.2} s)",
-        n / rebuild_all,
-        rebuild_all
     );
     println!(
         "fold only (decoded events in memory):        {:.0} events/s ({:.3} s)",

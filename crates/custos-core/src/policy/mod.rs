@@ -193,7 +193,7 @@ impl Refuse<'_> {
 
 /// Finds what a command names, or refuses with `<family>.unknown`.
 fn find<'m, K, V>(
-    map: &'m std::collections::HashMap<K, V>,
+    map: &'m foldhash::HashMap<K, V>,
     key: &K,
     rule: &'static str,
     what: &str,
