@@ -15,7 +15,7 @@ use custos_core::findings::Findings;
 use custos_core::{Event, Seq, Timestamp};
 use custos_demo::DemoConfig;
 use custos_store::{ManualClock, Store, StoreConfig};
-use custos_tools::cpu_secs;
+use custos_tools::{cpu_secs, peak_rss_kib, proc_status_kib};
 use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Parser)]
@@ -100,6 +100,9 @@ fn main() {
         .replay(Seq(1), head.seq, |e| cold.apply(e))
         .expect("replay");
     let (rebuild_cold, cold_cpu) = (t.elapsed().as_secs_f64(), cpu_secs() - cpu);
+    // The process with the projection in memory: resident now, and at its peak (the
+    // projection's hash tables briefly hold their old and new arrays as they grow).
+    let (rss_cold, hwm_cold) = (proc_status_kib("self", "VmRSS"), peak_rss_kib());
     drop(cold);
     // Then with a warm cache, three times (median): what `Store::replay` gives every
     // rebuild (server start, `custos findings`, a fold from a snapshot).
@@ -117,9 +120,11 @@ fn main() {
     }
     let n = head.seq.0 as f64;
     println!(
-        "rebuild through Store::replay, cold cache:  {:.0} events/s ({:.2} s, CPU {cold_cpu:.2} s)",
+        "rebuild through Store::replay, cold cache:  {:.0} events/s ({:.2} s, CPU {cold_cpu:.2} s); then resident {} MiB, peak {} MiB",
         n / rebuild_cold,
-        rebuild_cold
+        rebuild_cold,
+        rss_cold >> 10,
+        hwm_cold >> 10
     );
     let passes: Vec<String> = warm.iter().map(|s| format!("{s:.2}")).collect();
     let cpus: Vec<String> = warm_cpu.iter().map(|s| format!("{s:.2}")).collect();
