@@ -139,7 +139,6 @@ pub(crate) struct GrantState {
     pub approved: Option<(Seq, Timestamp, Timestamp)>,
     /// The extensions, in order.
     pub extended: Vec<Seq>,
-    pub closed: bool,
 }
 
 /// A staff member as the policy sees it.
@@ -159,7 +158,17 @@ pub(crate) struct SessionState {
     pub consent: Option<ConsentId>,
     /// The grant it rests on (none: initial support).
     pub grant: Option<GrantId>,
-    pub ended: bool,
+}
+
+/// What is kept of a closed grant or an ended session: whose it was, so that the policy
+/// still refuses a later step on it precisely (naming its tenant and subject). The rest
+/// of its state can never give access again, and a long log holds far more closed
+/// grants and sessions than open ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Closed {
+    pub tenant: TenantId,
+    /// The grantee of a grant, the staff member of a session.
+    pub subject: PrincipalId,
 }
 
 /// An invitation as the policy sees it.
@@ -192,11 +201,16 @@ pub struct Access {
     applied: Seq,
     pub(crate) tenants: BTreeMap<TenantId, TenantState>,
     pub(crate) staff: HashMap<PrincipalId, StaffState>,
+    /// The grants still pending or approved; closed ones move to `closed_grants`.
     pub(crate) grants: HashMap<GrantId, GrantState>,
+    pub(crate) closed_grants: HashMap<GrantId, Closed>,
     pub(crate) invitations: HashMap<InvitationId, InvitationState>,
     /// `(tenant, consent, closed)`.
     pub(crate) consents: HashMap<ConsentId, (TenantId, LiveConsent, bool)>,
+    /// The sessions not ended (one past its deadline stays until its end is recorded);
+    /// ended ones move to `ended_sessions`.
     pub(crate) sessions: HashMap<SessionId, SessionState>,
+    pub(crate) ended_sessions: HashMap<SessionId, Closed>,
     /// The grants, invitations, consents and sessions of each tenant.
     by_tenant: HashMap<TenantId, Items>,
     /// The grants and invitations of each grantee/invitee, and the tenants each staff
@@ -342,7 +356,9 @@ impl Access {
                 ttl_secs,
                 ..
             } => {
-                if !self.grants.contains_key(grant) {
+                // A known id (open or closed) is listed once; a new request under it
+                // replaces what was there.
+                if !self.grants.contains_key(grant) && self.closed_grants.remove(grant).is_none() {
                     self.by_tenant
                         .entry(tenant.clone())
                         .or_default()
@@ -366,7 +382,6 @@ impl Access {
                         requested: seq,
                         approved: None,
                         extended: Vec::new(),
-                        closed: false,
                     },
                 );
             }
@@ -374,17 +389,15 @@ impl Access {
                 grant, expires_at, ..
             } => {
                 if let Some(g) = self.grants.get_mut(grant) {
-                    if !g.closed {
-                        g.approved = Some((seq, at, *expires_at));
-                        self.deadlines.insert((*expires_at, Due::Grant(*grant)));
-                    }
+                    g.approved = Some((seq, at, *expires_at));
+                    self.deadlines.insert((*expires_at, Due::Grant(*grant)));
                 }
             }
             Payload::AccessExtended {
                 grant, expires_at, ..
             } => {
                 if let Some(g) = self.grants.get_mut(grant) {
-                    if let (false, Some((_, _, until))) = (g.closed, g.approved.as_mut()) {
+                    if let Some((_, _, until)) = g.approved.as_mut() {
                         self.deadlines.remove(&(*until, Due::Grant(*grant)));
                         *until = *expires_at;
                         self.deadlines.insert((*expires_at, Due::Grant(*grant)));
@@ -395,11 +408,17 @@ impl Access {
             Payload::AccessDenied { grant, .. }
             | Payload::AccessExpired { grant, .. }
             | Payload::AccessRevoked { grant, .. } => {
-                if let Some(g) = self.grants.get_mut(grant) {
-                    g.closed = true;
+                if let Some(g) = self.grants.remove(grant) {
                     if let Some((_, _, until)) = g.approved {
                         self.deadlines.remove(&(until, Due::Grant(*grant)));
                     }
+                    self.closed_grants.insert(
+                        *grant,
+                        Closed {
+                            tenant: g.tenant,
+                            subject: g.grantee,
+                        },
+                    );
                 }
             }
             Payload::InvitationCreated {
@@ -535,7 +554,10 @@ impl Access {
                     started: seq,
                 };
                 self.deadlines.insert((*deadline, Due::Session(*session)));
-                if !self.sessions.contains_key(session) {
+                // As for grants: a known id is listed once, a new start replaces it.
+                if !self.sessions.contains_key(session)
+                    && self.ended_sessions.remove(session).is_none()
+                {
                     self.by_tenant
                         .entry(tenant.clone())
                         .or_default()
@@ -550,15 +572,20 @@ impl Access {
                         supervision: *supervision,
                         consent: *consent,
                         grant: *grant,
-                        ended: false,
                     },
                 );
             }
             Payload::SessionEnded { session, .. } => {
-                if let Some(s) = self.sessions.get_mut(session) {
-                    s.ended = true;
+                if let Some(s) = self.sessions.remove(session) {
                     self.deadlines
                         .remove(&(s.open.deadline, Due::Session(*session)));
+                    self.ended_sessions.insert(
+                        *session,
+                        Closed {
+                            tenant: s.tenant,
+                            subject: s.open.staff,
+                        },
+                    );
                 }
             }
             Payload::StaffEnrolled {
@@ -618,10 +645,10 @@ impl Access {
     /// itself decides on the whole state, where a closed item still earns a precise
     /// refusal.
     pub fn compact(&mut self) {
-        self.grants.retain(|_, g| !g.closed);
+        self.closed_grants.clear();
         self.invitations.retain(|_, i| !i.closed);
         self.consents.retain(|_, (_, _, closed)| !*closed);
-        self.sessions.retain(|_, s| !s.ended);
+        self.ended_sessions.clear();
         let (grants, invitations) = (&self.grants, &self.invitations);
         let (consents, sessions) = (&self.consents, &self.sessions);
         for items in self
@@ -682,7 +709,7 @@ impl Access {
             .sessions
             .iter()
             .filter_map(|id| self.sessions.get(id))
-            .filter(|s| !s.ended && s.open.deadline > at)
+            .filter(|s| s.open.deadline > at)
             .map(|s| s.open.clone())
             .collect();
         open_sessions.sort_by_key(|s| s.started);
@@ -754,7 +781,7 @@ impl Access {
     fn grant_right(&self, id: GrantId, at: Timestamp) -> Option<(&TenantId, Right)> {
         let g = self.grants.get(&id)?;
         let (approved, since, until) = g.approved?;
-        (!g.closed && until > at).then(|| {
+        (until > at).then(|| {
             (
                 &g.tenant,
                 Right {

@@ -93,9 +93,10 @@ pub fn decode(record: &[u8]) -> Result<Event, CodecError> {
 }
 
 /// The snapshot format written by this version of custos (first byte of a snapshot).
-/// 2: grants remember their extensions, sessions their grant (format 1 is ignored and
-/// the projection folded from the log instead).
-pub const SNAPSHOT_FORMAT: u8 = 2;
+/// 2: grants remember their extensions, sessions their grant. 3: closed grants and
+/// ended sessions keep only their tenant and subject. A snapshot of another format is
+/// ignored and the projection folded from the log instead.
+pub const SNAPSHOT_FORMAT: u8 = 3;
 
 /// The largest snapshot accepted, in bytes.
 pub const MAX_SNAPSHOT_BYTES: u64 = 1 << 30;

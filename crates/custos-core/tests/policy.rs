@@ -562,3 +562,121 @@ fn consent_is_given_by_a_customer_admin_with_a_checked_sender() {
     w.ok("user:acme/admin", withdraw.clone());
     w.refused("user:acme/admin", withdraw, "consent.state");
 }
+
+// ----- closed grants and ended sessions (kept as their tenant and subject only) -----
+
+#[test]
+fn a_step_on_a_closed_grant_or_an_ended_session_is_refused_naming_whose_it_was() {
+    let mut w = World::new();
+    let g = w.grant("staff:l2", StaffRole::SupportL2, vec![Scope::View]);
+    let s = w.session(
+        "staff:l2",
+        Some(g),
+        SessionMode::ViewOnly,
+        Supervision::Unsupervised,
+    );
+    w.ok(
+        "staff:l2",
+        Command::Session(SessionCommand::End { session: s }),
+    );
+    w.ok(
+        "user:acme/admin",
+        Command::Grant(GrantCommand::Revoke {
+            grant: g,
+            reason: "done".into(),
+        }),
+    );
+    let refusal = |w: &mut World, actor: &str, cmd: Command| match w.run(actor, cmd) {
+        Ok(e) => panic!("accepted: {e:?}"),
+        Err(r) => r,
+    };
+    // Every step on the revoked grant: `grant.state`, with its tenant and grantee.
+    for (cmd, what) in [
+        (
+            Command::Grant(GrantCommand::Approve { grant: g }),
+            "pending",
+        ),
+        (
+            Command::Grant(GrantCommand::Deny {
+                grant: g,
+                reason: "late".into(),
+            }),
+            "pending",
+        ),
+        (
+            Command::Grant(GrantCommand::Extend {
+                grant: g,
+                ttl_secs: 3600,
+                reason: "more".into(),
+            }),
+            "active",
+        ),
+        (
+            Command::Grant(GrantCommand::Revoke {
+                grant: g,
+                reason: "again".into(),
+            }),
+            "active",
+        ),
+    ] {
+        let r = refusal(&mut w, "staff:csd", cmd);
+        assert_eq!(r.rule, "grant.state");
+        assert_eq!(r.reason.as_str(), format!("grant {g} is not {what}"));
+        assert_eq!(r.tenant, Some(acme()));
+        assert_eq!(r.subject, Some(p("staff:l2")));
+    }
+    // Its id cannot be requested again, and no session rests on it.
+    w.refused(
+        "staff:csm",
+        request(g, "staff:l2", StaffRole::SupportL2, vec![Scope::View], 600),
+        "grant.exists",
+    );
+    let fresh = SessionId(w.id());
+    w.refused(
+        "staff:l2",
+        start(
+            fresh,
+            Some(g),
+            SessionMode::ViewOnly,
+            Supervision::Unsupervised,
+        ),
+        "session.grant",
+    );
+    // The ended session: someone else's step is `session.owner`, its staff member's
+    // `session.closed`; ending it again is refused naming its staff member; the
+    // customer may still be told, with the session's tenant.
+    let r = refusal(&mut w, "staff:l1", act(s, ActionKind::ViewSettings, None));
+    assert_eq!(
+        (r.rule, r.reason.as_str()),
+        (
+            "session.owner",
+            format!("session {s} belongs to staff:l2").as_str()
+        )
+    );
+    assert_eq!((r.tenant, r.subject), (Some(acme()), Some(p("staff:l1"))));
+    let r = refusal(&mut w, "staff:l2", act(s, ActionKind::ViewSettings, None));
+    assert_eq!(r.rule, "session.closed");
+    let r = refusal(
+        &mut w,
+        "user:acme/admin",
+        Command::Session(SessionCommand::End { session: s }),
+    );
+    assert_eq!(r.rule, "session.closed");
+    assert_eq!((r.tenant, r.subject), (Some(acme()), Some(p("staff:l2"))));
+    w.refused(
+        "staff:l2",
+        start(s, None, SessionMode::ViewOnly, Supervision::Unsupervised),
+        "session.exists",
+    );
+    let told = w.ok(
+        "staff:l2",
+        Command::Session(SessionCommand::NotifyCustomer {
+            session: s,
+            channel: Channel::InApp,
+        }),
+    );
+    assert!(matches!(
+        &told[0].payload,
+        Payload::CustomerNotified { session, tenant, .. } if *session == s && *tenant == acme()
+    ));
+}

@@ -91,7 +91,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
             if !state.tenants.contains_key(tenant) {
                 return Err(r.because("tenant.unknown", format!("no tenant {tenant}")));
             }
-            if state.grants.contains_key(grant) {
+            if state.grants.contains_key(grant) || state.closed_grants.contains_key(grant) {
                 return Err(r.because("grant.exists", format!("grant {grant} already exists")));
             }
             if actor == grantee {
@@ -142,12 +142,12 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
             })
         }
         GrantCommand::Approve { grant } | GrantCommand::Deny { grant, .. } => {
-            let g = find(&state.grants, grant, "grant.unknown", "grant")?;
+            let g = open_grant(state, grant, "pending")?;
             let r = Refuse {
                 tenant: Some(&g.tenant),
                 subject: Some(&g.grantee),
             };
-            if g.approved.is_some() || g.closed {
+            if g.approved.is_some() {
                 return Err(r.because("grant.state", format!("grant {grant} is not pending")));
             }
             if actor == &g.requester || actor == &g.grantee {
@@ -187,13 +187,13 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
             ttl_secs,
             reason,
         } => {
-            let g = find(&state.grants, grant, "grant.unknown", "grant")?;
+            let g = open_grant(state, grant, "active")?;
             let r = Refuse {
                 tenant: Some(&g.tenant),
                 subject: Some(&g.grantee),
             };
             let until = match g.approved {
-                Some((_, _, until)) if !g.closed && until > now => until,
+                Some((_, _, until)) if until > now => until,
                 _ => return Err(r.because("grant.state", format!("grant {grant} is not active"))),
             };
             if actor == &g.requester || actor == &g.grantee {
@@ -233,12 +233,12 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
             })
         }
         GrantCommand::Revoke { grant, reason } => {
-            let g = find(&state.grants, grant, "grant.unknown", "grant")?;
+            let g = open_grant(state, grant, "active")?;
             let r = Refuse {
                 tenant: Some(&g.tenant),
                 subject: Some(&g.grantee),
             };
-            let live = !g.closed && g.approved.is_some_and(|(_, _, until)| until > now);
+            let live = g.approved.is_some_and(|(_, _, until)| until > now);
             if !live {
                 return Err(r.because("grant.state", format!("grant {grant} is not active")));
             }
@@ -271,4 +271,22 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
             })
         }
     }
+}
+
+/// The grant a step names while it is pending or approved; a closed one is refused as
+/// "not `what`" (`grant.state`, naming its tenant and grantee), an unknown one as
+/// `grant.unknown`.
+fn open_grant<'a>(
+    state: &'a crate::access::Access,
+    grant: &GrantId,
+    what: &str,
+) -> Result<&'a crate::access::GrantState, Refusal> {
+    if let Some(c) = state.closed_grants.get(grant) {
+        let r = Refuse {
+            tenant: Some(&c.tenant),
+            subject: Some(&c.subject),
+        };
+        return Err(r.because("grant.state", format!("grant {grant} is not {what}")));
+    }
+    find(&state.grants, grant, "grant.unknown", "grant")
 }

@@ -89,12 +89,17 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &SessionCommand) -> Result<Decision
         } => act(ctx, *session, action, detail, *consent, *request_channel),
         SessionCommand::End { session } | SessionCommand::NotifyCustomer { session, .. } => {
             let (state, actor, now) = (ctx.state, ctx.actor, ctx.now);
-            let s = find(&state.sessions, session, "session.unknown", "session")?;
-            let r = Refuse {
-                tenant: Some(&s.tenant),
-                subject: Some(&s.open.staff),
+            let (tenant, staff, closed) = match state.ended_sessions.get(session) {
+                Some(c) => (&c.tenant, &c.subject, true),
+                None => {
+                    let s = find(&state.sessions, session, "session.unknown", "session")?;
+                    (&s.tenant, &s.open.staff, s.open.deadline <= now)
+                }
             };
-            let closed = s.ended || s.open.deadline <= now;
+            let r = Refuse {
+                tenant: Some(tenant),
+                subject: Some(staff),
+            };
             let payload = if let SessionCommand::NotifyCustomer { channel, .. } = command {
                 if !closed {
                     return Err(r.because(
@@ -104,7 +109,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &SessionCommand) -> Result<Decision
                 }
                 Payload::CustomerNotified {
                     session: *session,
-                    tenant: s.tenant.clone(),
+                    tenant: tenant.clone(),
                     channel: *channel,
                 }
             } else {
@@ -114,9 +119,9 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &SessionCommand) -> Result<Decision
                         format!("session {session} is already closed"),
                     ));
                 }
-                let reason = if actor == &s.open.staff {
+                let reason = if actor == staff {
                     SessionEndReason::Staff
-                } else if ctx.is_admin(&s.tenant, actor) {
+                } else if ctx.is_admin(tenant, actor) {
                     SessionEndReason::Tenant
                 } else {
                     return Err(r.because(
@@ -126,7 +131,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &SessionCommand) -> Result<Decision
                 };
                 Payload::SessionEnded {
                     session: *session,
-                    tenant: s.tenant.clone(),
+                    tenant: tenant.clone(),
                     reason,
                 }
             };
@@ -159,7 +164,7 @@ fn start(ctx: &Ctx<'_>, command: &StartSession) -> Result<Decision, Refusal> {
     let Some(t) = state.tenants.get(tenant) else {
         return Err(r.because("tenant.unknown", format!("no tenant {tenant}")));
     };
-    if state.sessions.contains_key(session) {
+    if state.sessions.contains_key(session) || state.ended_sessions.contains_key(session) {
         return Err(r.because(
             "session.exists",
             format!("session {session} already exists"),
@@ -195,7 +200,6 @@ fn start(ctx: &Ctx<'_>, command: &StartSession) -> Result<Decision, Refusal> {
             Some(gs)
                 if &gs.tenant == tenant
                     && &gs.grantee == actor
-                    && !gs.closed
                     && gs.approved.is_some_and(|(_, _, until)| until > now) =>
             {
                 gs.role
@@ -268,27 +272,34 @@ fn act(
     request_channel: Option<Channel>,
 ) -> Result<Decision, Refusal> {
     let (state, actor, now) = (ctx.state, ctx.actor, ctx.now);
-    let s = find(&state.sessions, &session, "session.unknown", "session")?;
+    // Whose the session is, and whether it is closed, before anything else.
+    let (tenant, staff, open) = match state.ended_sessions.get(&session) {
+        Some(c) => (&c.tenant, &c.subject, None),
+        None => {
+            let s = find(&state.sessions, &session, "session.unknown", "session")?;
+            (&s.tenant, &s.open.staff, Some(s))
+        }
+    };
     let r = Refuse {
-        tenant: Some(&s.tenant),
+        tenant: Some(tenant),
         subject: Some(actor),
     };
-    if actor != &s.open.staff {
+    if actor != staff {
         return Err(r.because(
             "session.owner",
-            format!("session {session} belongs to {}", s.open.staff),
+            format!("session {session} belongs to {staff}"),
         ));
     }
-    if s.ended || s.open.deadline <= now {
+    let Some(s) = open.filter(|s| s.open.deadline > now) else {
         return Err(r.because("session.closed", format!("session {session} is closed")));
-    }
+    };
     // The session rests on its grant: once that is revoked or lapsed, nothing more is
     // done in it (the session itself still closes at its deadline or by its end).
     if let Some(g) = s.grant {
         let live = state
             .grants
             .get(&g)
-            .is_some_and(|gs| !gs.closed && gs.approved.is_some_and(|(_, _, until)| until > now));
+            .is_some_and(|gs| gs.approved.is_some_and(|(_, _, until)| until > now));
         if !live {
             return Err(r.because(
                 "action.grant-lapsed",
