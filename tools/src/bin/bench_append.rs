@@ -33,6 +33,15 @@ struct Args {
     /// Run only the store (for profiling), without the raw sled baselines.
     #[arg(long)]
     store_only: bool,
+    /// An experiment on the layout, not custos: raw sled writing each batch as one key
+    /// (its first seq; the values length-prefixed, one after the other) beside one key
+    /// per event, at `--packed-batch` events per batch, interleaved over the rounds;
+    /// prints throughput, the process's resident set after each, and disk bytes.
+    #[arg(long)]
+    packed_experiment: bool,
+    /// Events per batch for `--packed-experiment` (custos's mean group is ~33-40).
+    #[arg(long, default_value_t = 36)]
+    packed_batch: usize,
 }
 
 fn workload(n: u64) -> Vec<DemoEvent> {
@@ -67,6 +76,46 @@ fn stored_values(events: &[DemoEvent]) -> Vec<Vec<u8>> {
             value
         })
         .collect()
+}
+
+/// Raw sled, one key per batch: what a log of one sled value per group would cost.
+/// Returns events/s, the resident set after the run (the tree still open), and disk bytes.
+fn raw_sled_packed(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = sled::Config::new()
+        .path(dir.path())
+        .cache_capacity(custos_store::DEFAULT_CACHE_BYTES)
+        .open()
+        .expect("sled");
+    let tree = db.open_tree("raw").expect("tree");
+    let start = Instant::now();
+    for (chunk_no, chunk) in values.chunks(batch).enumerate() {
+        let first = (chunk_no * batch + 1) as u64;
+        let mut b = sled::Batch::default();
+        if packed {
+            let mut k = vec![b'L'];
+            k.extend_from_slice(&first.to_be_bytes());
+            let mut v = Vec::with_capacity(chunk.iter().map(|v| v.len() + 4).sum());
+            for value in chunk {
+                v.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                v.extend_from_slice(value);
+            }
+            b.insert(k, v);
+        } else {
+            for (i, v) in chunk.iter().enumerate() {
+                let mut k = vec![b'L'];
+                k.extend_from_slice(&(first + i as u64).to_be_bytes());
+                b.insert(k, v.as_slice());
+            }
+        }
+        tree.apply_batch(b).expect("batch");
+        db.flush().expect("flush");
+    }
+    let rate = values.len() as f64 / start.elapsed().as_secs_f64();
+    let rss = custos_tools::proc_status_kib("self", "VmRSS");
+    drop(tree);
+    drop(db);
+    (rate, rss, custos_tools::dir_bytes(dir.path()))
 }
 
 fn raw_sled(values: &[Vec<u8>], batch: usize) -> f64 {
@@ -113,6 +162,31 @@ fn main() {
         events.len(),
         bytes as f64 / values.len() as f64
     );
+    if args.packed_experiment {
+        let batch = args.packed_batch.max(1);
+        let mut ratios = Vec::new();
+        for round in 1..=args.rounds {
+            let (per_key, rss_k, disk_k) = raw_sled_packed(&values, batch, false);
+            let (packed, rss_p, disk_p) = raw_sled_packed(&values, batch, true);
+            ratios.push(packed / per_key);
+            println!(
+                "round {round}: raw sled, batches of {batch}: one key per event {per_key:.0} ev/s \
+                 (resident after {} MiB, disk {:.0} B/event) | one key per batch {packed:.0} ev/s \
+                 (resident after {} MiB, disk {:.0} B/event) | ratio {:.2}",
+                rss_k >> 10,
+                disk_k as f64 / values.len() as f64,
+                rss_p >> 10,
+                disk_p as f64 / values.len() as f64,
+                packed / per_key
+            );
+        }
+        println!(
+            "median over {} rounds: one key per batch / one key per event = {:.2}",
+            ratios.len(),
+            median(&mut ratios)
+        );
+        return;
+    }
     let mut ratios_same = Vec::new();
     let mut ratios_1000 = Vec::new();
     for round in 1..=args.rounds {
