@@ -203,13 +203,7 @@ fn workiva_an_extension_is_decided_by_a_second_person_and_moves_the_expiry() {
 #[test]
 fn workiva_nothing_is_done_in_a_session_once_its_grant_is_revoked() {
     let mut w = World::new();
-    let g = w.grant("staff:l2", StaffRole::SupportL2, vec![Scope::View]);
-    let s = w.session(
-        "staff:l2",
-        Some(g),
-        SessionMode::ViewOnly,
-        Supervision::Unsupervised,
-    );
+    let (g, s) = w.view_only_session_of_l2();
     w.ok("staff:l2", act(s, ActionKind::ViewSettings, None));
     w.ok(
         "user:acme/admin",
@@ -355,13 +349,7 @@ fn teamleader_import_download_and_templates_need_explicit_consent() {
 #[test]
 fn teamleader_sessions_close_after_one_hour_and_the_customer_is_told_afterwards() {
     let mut w = World::new();
-    let g = w.grant("staff:l2", StaffRole::SupportL2, vec![Scope::View]);
-    let s = w.session(
-        "staff:l2",
-        Some(g),
-        SessionMode::ViewOnly,
-        Supervision::Unsupervised,
-    );
+    let (g, s) = w.view_only_session_of_l2();
     let notify = Command::Session(SessionCommand::NotifyCustomer {
         session: s,
         channel: Channel::InApp,
@@ -388,13 +376,7 @@ fn teamleader_sessions_close_after_one_hour_and_the_customer_is_told_afterwards(
 #[test]
 fn sessions_are_ended_by_their_staff_member_or_the_customer() {
     let mut w = World::new();
-    let g = w.grant("staff:l2", StaffRole::SupportL2, vec![Scope::View]);
-    let s = w.session(
-        "staff:l2",
-        Some(g),
-        SessionMode::ViewOnly,
-        Supervision::Unsupervised,
-    );
+    let (_, s) = w.view_only_session_of_l2();
     let end = Command::Session(SessionCommand::End { session: s });
     w.refused("staff:l1", end.clone(), "session.ender");
     let e = w.ok("user:acme/admin", end.clone());
@@ -568,13 +550,7 @@ fn consent_is_given_by_a_customer_admin_with_a_checked_sender() {
 #[test]
 fn a_step_on_a_closed_grant_or_an_ended_session_is_refused_naming_whose_it_was() {
     let mut w = World::new();
-    let g = w.grant("staff:l2", StaffRole::SupportL2, vec![Scope::View]);
-    let s = w.session(
-        "staff:l2",
-        Some(g),
-        SessionMode::ViewOnly,
-        Supervision::Unsupervised,
-    );
+    let (g, s) = w.view_only_session_of_l2();
     w.ok(
         "staff:l2",
         Command::Session(SessionCommand::End { session: s }),

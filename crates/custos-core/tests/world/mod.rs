@@ -164,6 +164,18 @@ impl World {
         consent
     }
 
+    /// The support agent `staff:l2` granted view access, in a view-only session on it.
+    pub fn view_only_session_of_l2(&mut self) -> (GrantId, SessionId) {
+        let g = self.grant("staff:l2", StaffRole::SupportL2, vec![Scope::View]);
+        let s = self.session(
+            "staff:l2",
+            Some(g),
+            SessionMode::ViewOnly,
+            Supervision::Unsupervised,
+        );
+        (g, s)
+    }
+
     pub fn session(
         &mut self,
         staff: &str,
