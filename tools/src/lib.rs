@@ -224,7 +224,7 @@ pub fn peak_rss_kib() -> u64 {
 
 /// The CPU time this process has used so far (user + system, every thread, those ended
 /// included), in seconds, from `/proc/self/stat` (clock ticks of 10 ms); 0 where unreadable.
-/// The work a run did, which the machine's noise moves less than its wall time.
+/// The work a run did, printed beside its wall time (on this machine both vary alike).
 pub fn cpu_secs() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return 0.0;
