@@ -176,10 +176,9 @@ fn with_tree(dir: &Path, f: impl FnOnce(&sled::Tree)) {
 }
 
 fn value(tree: &sled::Tree, seq: u64) -> Vec<u8> {
-    tree.get(raw::log(Seq(seq)))
+    raw::entry_value(tree, Seq(seq))
         .expect("get")
         .expect("present")
-        .to_vec()
 }
 
 /// Changes one letter of the stream id inside the record (still decodable).
@@ -198,7 +197,7 @@ fn data_flipped_byte_is_a_hash_mismatch() {
     with_tree(dir.path(), |t| {
         let mut v = value(t, 120);
         edit_text(&mut v[32..]);
-        t.insert(raw::log(Seq(120)), v).expect("insert");
+        raw::edit_entries(t, vec![(Seq(120), Some(v))]).expect("edit");
     });
     assert_fault(
         &["verify", "--data", path(dir.path())],
@@ -211,7 +210,7 @@ fn data_flipped_byte_is_a_hash_mismatch() {
 fn data_dropped_event_is_a_gap() {
     let dir = data();
     with_tree(dir.path(), |t| {
-        t.remove(raw::log(Seq(77))).expect("remove");
+        raw::edit_entries(t, vec![(Seq(77), None)]).expect("edit");
     });
     assert_fault(&["verify", "--data", path(dir.path())], 77, "gap");
 }
@@ -221,8 +220,7 @@ fn data_swapped_events_are_a_reorder() {
     let dir = data();
     with_tree(dir.path(), |t| {
         let (a, b) = (value(t, 50), value(t, 51));
-        t.insert(raw::log(Seq(50)), b).expect("insert");
-        t.insert(raw::log(Seq(51)), a).expect("insert");
+        raw::edit_entries(t, vec![(Seq(50), Some(b)), (Seq(51), Some(a))]).expect("edit");
     });
     assert_fault(&["verify", "--data", path(dir.path())], 50, "reorder");
 }
@@ -232,9 +230,7 @@ fn data_truncation_is_caught_against_the_written_head() {
     let dir = data();
     let n = events_in(dir.path());
     with_tree(dir.path(), |t| {
-        for s in n - 4..=n {
-            t.remove(raw::log(Seq(s))).expect("remove");
-        }
+        raw::edit_entries(t, (n - 4..=n).map(|s| (Seq(s), None)).collect()).expect("edit");
     });
     assert_fault(&["verify", "--data", path(dir.path())], n - 4, "truncated");
 }
@@ -245,7 +241,7 @@ fn data_forged_hash_is_caught() {
     with_tree(dir.path(), |t| {
         let mut v = value(t, 200);
         v[..32].copy_from_slice(&[0xAB; 32]);
-        t.insert(raw::log(Seq(200)), v).expect("insert");
+        raw::edit_entries(t, vec![(Seq(200), Some(v))]).expect("edit");
     });
     assert_fault(
         &["verify", "--data", path(dir.path())],
@@ -262,6 +258,7 @@ fn data_rewritten_chain_is_caught_by_a_known_head() {
     // The forger edits seq 100 and recomputes every later hash and the stored head.
     with_tree(dir.path(), |t| {
         let mut prev = Digest(value(t, 99)[..32].try_into().expect("32"));
+        let mut edits = Vec::new();
         for s in 100..=n {
             let mut v = value(t, s);
             if s == 100 {
@@ -269,9 +266,10 @@ fn data_rewritten_chain_is_caught_by_a_known_head() {
             }
             let h = chain_hash(&prev, &v[32..]);
             v[..32].copy_from_slice(&h.0);
-            t.insert(raw::log(Seq(s)), v).expect("insert");
+            edits.push((Seq(s), Some(v)));
             prev = h;
         }
+        raw::edit_entries(t, edits).expect("edit");
         let head = Head {
             seq: Seq(n),
             hash: prev,

@@ -1,7 +1,8 @@
 //! The query plans for the access projection give the answers of a plain fold: a tenant
 //! folded from the tenant index alone, a principal's accounts through the subject index,
 //! and the whole projection started from compacted snapshots, on a demo log whose indexes
-//! span sealed chunks and the memtable.
+//! span sealed chunks and the memtable; and stores of every older format are upgraded
+//! without a record or hash changing.
 
 use std::sync::Arc;
 
@@ -151,11 +152,49 @@ fn principals_at_head(whole: &Access, at: Timestamp) -> Vec<custos_core::Princip
     out
 }
 
-/// Puts a format-3 store back into the one-tree layout of formats 1 and 2: the index
-/// chunks, `Mindexed` and the snapshots moved into the log's tree; the format byte set
-/// to `format` (1 also drops the subject postings, which format 1 did not have). Returns
-/// how many keys were moved.
+/// Puts the log of a format-4 store back into one key per event (`L ‖ seq` → `hash ‖
+/// record`), as formats 1–3 kept it, reading the packs as docs/design.md describes them
+/// (`G ‖ last seq` → entries `len:LEB128 ‖ hash:32 ‖ record`); sets the format byte to 3.
+/// Returns the packs as they were.
+fn unpack_log(db: &sled::Db) -> Vec<(sled::IVec, sled::IVec)> {
+    let log = db.open_tree("custos").expect("log tree");
+    let packs: Vec<_> = log
+        .scan_prefix([b'G'])
+        .collect::<Result<_, _>>()
+        .expect("packs");
+    for (k, v) in &packs {
+        let mut rest = &v[..];
+        while !rest.is_empty() {
+            let (mut len, mut shift) = (0usize, 0);
+            loop {
+                let b = rest[0];
+                rest = &rest[1..];
+                len |= usize::from(b & 0x7f) << shift;
+                shift += 7;
+                if b < 0x80 {
+                    break;
+                }
+            }
+            let (value, after) = rest.split_at(32 + len);
+            let seq = codec::decode(&value[32..]).expect("record").seq;
+            let mut key = vec![b'L'];
+            key.extend_from_slice(&seq.0.to_be_bytes());
+            log.insert(key, value).expect("insert");
+            rest = after;
+        }
+        log.remove(k).expect("remove");
+    }
+    log.insert("Mformat", &[3]).expect("format");
+    db.flush().expect("flush");
+    packs
+}
+
+/// Puts a format-4 store back into the layout of formats 1 and 2: the log in one key per
+/// event, and the index chunks, `Mindexed` and the snapshots moved into the log's tree;
+/// the format byte set to `format` (1 also drops the subject postings, which format 1
+/// did not have). Returns how many keys were moved.
 fn back_to_one_tree(db: &sled::Db, format: u8) -> usize {
+    unpack_log(db);
     let log = db.open_tree("custos").expect("log tree");
     let mut moved = 0;
     for name in ["custos-index", "custos-snapshots"] {
@@ -221,9 +260,124 @@ fn a_store_of_format_1_is_upgraded_with_its_subject_index() {
     let tree = db.open_tree("custos").expect("tree");
     assert_eq!(
         tree.get("Mformat").expect("get").as_deref(),
-        Some(&[3u8][..])
+        Some(&[4u8][..])
     );
     assert!(first_bytes(&db, "custos-index").contains(&b'J'));
+    assert_eq!(first_bytes(&db, "custos"), log_tree_keys());
+}
+
+/// The first bytes of the keys of the log's tree in format 4: the packs, the metadata and
+/// the time index.
+fn log_tree_keys() -> std::collections::BTreeSet<u8> {
+    [b'G', b'M', b'W'].into_iter().collect()
+}
+
+/// Every event of the log as stored: seq, hash, record.
+fn stored(store: &Store) -> Vec<(Seq, custos_core::Digest, Vec<u8>)> {
+    store
+        .range(Seq(1), store.head().seq)
+        .map(|e| {
+            let e = e.expect("read");
+            (e.seq, e.hash, e.record().to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn a_store_of_format_3_gets_its_log_packed_with_every_record_and_hash_unchanged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = demo_log(dir.path());
+    let head = store.head();
+    let before = stored(&store);
+    assert_eq!(before.len() as u64, head.seq.0);
+    drop(store);
+    {
+        let db = open_when_free(dir.path());
+        let packs = unpack_log(&db);
+        // Groups of the demo's appends, many of more than one event.
+        assert!(
+            packs.len() > 100 && (packs.len() as u64) < head.seq.0,
+            "{}",
+            packs.len()
+        );
+        assert_eq!(
+            first_bytes(&db, "custos"),
+            [b'L', b'M', b'W'].into_iter().collect()
+        );
+    }
+    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
+    assert_eq!(store.head(), head);
+    assert_eq!(store.verify(Some(head)).expect("verify"), head);
+    assert!(stored(&store) == before, "every record and hash as before");
+    // The upgraded log takes appends and still verifies.
+    let tenant = custos_core::TenantId::new("after-upgrade").expect("tenant");
+    let appended = store
+        .append_blocking(custos_store::AppendRequest {
+            stream: custos_core::StreamId::of("tenant", &tenant).expect("stream"),
+            expected: None,
+            events: vec![custos_core::NewEvent::new(
+                custos_core::EventId(u128::MAX),
+                custos_core::PrincipalId::new("staff:csd").expect("id"),
+                custos_core::Payload::OnboardingOpened { tenant },
+            )],
+        })
+        .expect("append");
+    assert_eq!(appended.first, head.seq.next());
+    let new_head = store.head();
+    assert_eq!(store.verify(Some(new_head)).expect("verify"), new_head);
+    store.close_blocking();
+    drop(store);
+    let db = open_when_free(dir.path());
+    assert_eq!(first_bytes(&db, "custos"), log_tree_keys());
+    let tree = db.open_tree("custos").expect("tree");
+    assert_eq!(
+        tree.get("Mformat").expect("get").as_deref(),
+        Some(&[4u8][..])
+    );
+}
+
+#[test]
+fn an_upgrade_to_format_4_cut_short_either_side_of_the_format_byte_completes_on_the_next_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = demo_log(dir.path());
+    let head = store.head();
+    let before = stored(&store);
+    drop(store);
+    // Cut before the format byte: a format-3 log, and some packs already written (here,
+    // the first pack again and one more over a range they do not match).
+    {
+        let db = open_when_free(dir.path());
+        let packs = unpack_log(&db);
+        let log = db.open_tree("custos").expect("tree");
+        let (k, v) = &packs[0];
+        log.insert(k, v).expect("insert");
+        log.insert(&packs[5].0, packs[1].1.clone()).expect("insert");
+        db.flush().expect("flush");
+    }
+    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
+    assert_eq!(store.verify(Some(head)).expect("verify"), head);
+    assert!(stored(&store) == before);
+    drop(store);
+    // Cut after the format byte: format 4, with keys of the old log left over.
+    {
+        let db = open_when_free(dir.path());
+        let log = db.open_tree("custos").expect("tree");
+        for (seq, hash, record) in before.iter().take(50) {
+            let mut key = vec![b'L'];
+            key.extend_from_slice(&seq.0.to_be_bytes());
+            let mut value = hash.0.to_vec();
+            value.extend_from_slice(record);
+            log.insert(key, value).expect("insert");
+        }
+        db.flush().expect("flush");
+        assert!(first_bytes(&db, "custos").contains(&b'L'));
+    }
+    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen");
+    assert_eq!(store.verify(Some(head)).expect("verify"), head);
+    assert!(stored(&store) == before);
+    drop(store);
+    let db = open_when_free(dir.path());
+    assert_eq!(first_bytes(&db, "custos"), log_tree_keys());
 }
 
 #[test]
@@ -257,7 +411,7 @@ fn a_store_of_format_2_gets_its_index_and_snapshots_moved_out_of_the_log_tree() 
         let log_keys = first_bytes(&db, "custos");
         assert_eq!(
             log_keys,
-            [b'L', b'M', b'W'].into_iter().collect(),
+            log_tree_keys(),
             "the log's tree holds only the log, its metadata and the time index"
         );
         assert!(back_to_one_tree(&db, 2) > 50);

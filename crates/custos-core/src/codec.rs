@@ -58,25 +58,6 @@ pub fn encode(event: &Event) -> Result<Vec<u8>, CodecError> {
     Ok(out)
 }
 
-/// Encodes an event after `prefix` zero bytes (room for what the store keeps in front
-/// of the record, such as its hash), saving a copy; the record is `out[prefix..]`.
-pub fn encode_with_prefix(event: &Event, prefix: usize) -> Result<Vec<u8>, CodecError> {
-    let size = options().serialized_size(event).map_err(|e| match *e {
-        bincode::ErrorKind::SizeLimit => CodecError::TooLarge,
-        other => CodecError::Malformed(other.to_string()),
-    })? as usize;
-    if size + 1 > MAX_RECORD_BYTES {
-        return Err(CodecError::TooLarge);
-    }
-    let mut out = Vec::with_capacity(prefix + 1 + size);
-    out.resize(prefix, 0);
-    out.push(FORMAT_VERSION);
-    options()
-        .serialize_into(&mut out, event)
-        .map_err(|e| CodecError::Malformed(e.to_string()))?;
-    Ok(out)
-}
-
 /// Decodes stored bytes into an event, refusing oversized or trailing input.
 pub fn decode(record: &[u8]) -> Result<Event, CodecError> {
     let (&version, body) = record.split_first().ok_or(CodecError::Empty)?;
@@ -90,6 +71,21 @@ pub fn decode(record: &[u8]) -> Result<Event, CodecError> {
         bincode::ErrorKind::SizeLimit => CodecError::TooLarge,
         other => CodecError::Malformed(other.to_string()),
     })
+}
+
+/// The seq embedded in a record (its first field), read without decoding the rest; `None`
+/// if the record does not start like one. The store finds an event's place in a packed
+/// log value this way; [`decode`] still decides whether the whole record is sound.
+pub fn peek_seq(record: &[u8]) -> Option<crate::Seq> {
+    let (&version, body) = record.split_first()?;
+    if version != FORMAT_VERSION {
+        return None;
+    }
+    options()
+        .allow_trailing_bytes()
+        .deserialize::<u64>(body)
+        .ok()
+        .map(crate::Seq)
 }
 
 /// The snapshot format written by this version of custos (first byte of a snapshot).

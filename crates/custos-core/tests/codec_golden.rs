@@ -374,3 +374,38 @@ fn decoding_refuses_trailing_oversized_and_unknown_input() {
         Err(codec::CodecError::TooLarge)
     ));
 }
+
+#[test]
+fn the_seq_is_read_from_the_front_of_a_record() {
+    // Every width of bincode's varint: one byte below 251, then 2, 4 and 8 bytes.
+    for seq in [
+        1u64,
+        250,
+        251,
+        65_535,
+        65_536,
+        u64::from(u32::MAX) + 1,
+        u64::MAX,
+    ] {
+        let mut e = samples()[3].clone();
+        e.seq = Seq(seq);
+        let record = codec::encode(&e).expect("encode");
+        assert_eq!(codec::peek_seq(&record), Some(Seq(seq)), "seq {seq}");
+        // A record cut inside its seq, or of another format, has none.
+        let varint_len = match seq {
+            0..=250 => 1,
+            251..=65_535 => 3,
+            65_536..=0xFFFF_FFFF => 5,
+            _ => 9,
+        };
+        assert_eq!(
+            codec::peek_seq(&record[..varint_len]),
+            None,
+            "seq {seq} cut"
+        );
+        let mut other = record.clone();
+        other[0] = 9;
+        assert_eq!(codec::peek_seq(&other), None);
+    }
+    assert_eq!(codec::peek_seq(&[]), None);
+}

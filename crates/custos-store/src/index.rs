@@ -393,12 +393,9 @@ impl Index {
             chunks.push(Chunk::from_tables(last, &ids, &streams));
         }
         let mut mem = Memtable::default();
-        for kv in log.range(keys::log(sealed.next())..=keys::log(head)) {
-            let (k, v) = kv?;
-            let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
-            let record = keys::split_log_value(&v)
-                .map(|(_, r)| r)
-                .unwrap_or_default();
+        for entry in crate::packs::Scan::range(log, sealed.next(), head) {
+            let (seq, v) = entry?;
+            let (_, record) = crate::packs::split(&v);
             let event =
                 custos_core::codec::decode(record).map_err(|e| crate::ReadError::Corrupt {
                     seq,
@@ -559,7 +556,9 @@ pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
         .and_then(|v| keys::trailing_u64(&v))
         .unwrap_or(0);
     let mut mem = Memtable::default();
-    for kv in tree.range(keys::log(Seq(1))..=keys::log(Seq(sealed))) {
+    // A format-1 store still has its log in one key per event.
+    let legacy = crate::packs::legacy_key;
+    for kv in tree.range(legacy(Seq(1))..=legacy(Seq(sealed))) {
         let (k, v) = kv?;
         let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
         let record = keys::split_log_value(&v)

@@ -1,6 +1,6 @@
 //! The key layout of the store's three sled trees (byte by byte in `docs/design.md`).
 //!
-//! - [`LOG_TREE`]: the log records, the head and other metadata, the time index, the
+//! - [`LOG_TREE`]: the log's packs (`crate::packs`), the head and other metadata, the time index, the
 //!   consumers — small values; one `apply_batch` writes a group's records, its head and
 //!   its time entry atomically.
 //! - [`INDEX_TREE`]: the sealed index chunks (postings, id and stream tables) and
@@ -14,8 +14,9 @@
 
 use custos_core::{Digest, EventKind, Head, Seq, Timestamp};
 
-/// Log record: `L ‖ seq:u64be` → `hash(seq):32 ‖ record`.
-pub const LOG: u8 = b'L';
+/// The log of store formats 1–3, one key per event: `L ‖ seq:u64be` → `hash(seq):32 ‖
+/// record`. Read only to upgrade such a store (the log is now in packs, `crate::packs`).
+pub const LEGACY_LOG: u8 = b'L';
 /// Tenant postings: `T ‖ len:u8 ‖ tenant ‖ chunk_last_seq:u64be` → postings.
 pub const TENANT: u8 = b'T';
 /// Actor postings: `A ‖ len:u8 ‖ actor ‖ chunk_last_seq:u64be` → postings.
@@ -46,10 +47,10 @@ pub const META_VERIFIED: &[u8] = b"Mverified";
 /// `M format` → `u8`: the store layout version.
 pub const META_FORMAT: &[u8] = b"Mformat";
 /// The store layout written by this version: 2 added the subject postings; 3 moved the
-/// index chunks and the snapshots out of the log's tree. Older stores are upgraded on
-/// open (a format-1 store's sealed events get their subject postings as one chunk, then
-/// the keys move; see `store::open_trees`).
-pub const STORE_FORMAT: u8 = 3;
+/// index chunks and the snapshots out of the log's tree; 4 packs each group's records
+/// into one value (`crate::packs`). Older stores are upgraded on open, one step after
+/// the other (see `store::open_trees`).
+pub const STORE_FORMAT: u8 = 4;
 
 /// The tree of the log, its metadata, the time index and the consumers.
 pub const LOG_TREE: &str = "custos";
@@ -60,13 +61,6 @@ pub const SNAPSHOT_TREE: &str = "custos-snapshots";
 
 /// The key prefixes that live in [`INDEX_TREE`] (with `Mindexed`).
 pub const INDEX_PREFIXES: [u8; 6] = [TENANT, ACTOR, SUBJECT, KIND, ID_TABLE, STREAM_TABLE];
-
-/// `L ‖ seq`.
-pub fn log(seq: Seq) -> [u8; 9] {
-    let mut k = [LOG; 9];
-    k[1..].copy_from_slice(&seq.0.to_be_bytes());
-    k
-}
 
 /// `tag ‖ len ‖ name` — the prefix of a name-keyed index.
 pub fn named_prefix(tag: u8, name: &str) -> Vec<u8> {
@@ -129,7 +123,7 @@ pub fn decode_head(v: &[u8]) -> Option<Head> {
     })
 }
 
-/// Splits a log value into `(stored hash, record)`.
+/// Splits `hash ‖ bytes` (a log entry, a snapshot) into the stored hash and the bytes.
 pub fn split_log_value(v: &[u8]) -> Option<(Digest, &[u8])> {
     let hash: [u8; 32] = v.get(..32)?.try_into().ok()?;
     Some((Digest(hash), &v[32..]))

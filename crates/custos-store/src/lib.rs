@@ -38,6 +38,7 @@ mod clock;
 mod error;
 mod index;
 mod keys;
+mod packs;
 mod project;
 mod replay;
 mod store;
@@ -56,4 +57,5 @@ pub use verify::{verify_dir, VerifyDirError};
 #[doc(hidden)]
 pub mod raw {
     pub use crate::keys::*;
+    pub use crate::packs::{edit_entries, entry_value, PACK};
 }

@@ -103,12 +103,10 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    fn from_value(seq: Seq, value: sled::IVec) -> Result<Self, ReadError> {
-        let (hash, _) = keys::split_log_value(&value).ok_or_else(|| ReadError::Corrupt {
-            seq,
-            reason: "log value shorter than a hash".into(),
-        })?;
-        Ok(StoredEvent { seq, hash, value })
+    /// `value` is `hash ‖ record`, as a pack entry holds it (`crate::packs`).
+    fn from_value(seq: Seq, value: sled::IVec) -> Self {
+        let (hash, _) = crate::packs::split(&value);
+        StoredEvent { seq, hash, value }
     }
 
     /// The exact stored bytes the chain covers.
@@ -309,12 +307,19 @@ pub(crate) fn open_trees(db: &sled::Db, path: &Path) -> Result<Trees, OpenError>
         })?;
         db.flush().map_err(io)?;
     }
+    if matches!(format, 1 | 2) {
+        move_out_of_log_tree(db, &trees).map_err(io)?;
+    }
     match format {
-        1 | 2 => {
-            move_out_of_log_tree(db, &trees).map_err(io)?;
+        1..=3 => {
+            crate::packs::repack_legacy(db, &trees.log).map_err(io)?;
             Ok(trees)
         }
-        f if f == keys::STORE_FORMAT => Ok(trees),
+        f if f == keys::STORE_FORMAT => {
+            // An upgrade to format 4 that stopped after setting the format.
+            crate::packs::remove_legacy(db, &trees.log).map_err(io)?;
+            Ok(trees)
+        }
         found => Err(OpenError::Format {
             path: path.to_owned(),
             found,
@@ -353,7 +358,8 @@ fn move_out_of_log_tree(db: &sled::Db, trees: &Trees) -> Result<(), sled::Error>
     for k in &moved {
         batch.remove(k);
     }
-    batch.insert(keys::META_FORMAT, &[keys::STORE_FORMAT]);
+    // Format 3, whose layout (one key per event) this still is: packing follows.
+    batch.insert(keys::META_FORMAT, &[3]);
     trees.log.apply_batch(batch)?;
     db.flush()?;
     tracing::info!(
@@ -531,10 +537,7 @@ impl Store {
 
     /// The event at `seq`.
     pub fn get(&self, seq: Seq) -> Result<Option<StoredEvent>, ReadError> {
-        match self.inner.trees.log.get(keys::log(seq))? {
-            Some(v) => Ok(Some(StoredEvent::from_value(seq, v)?)),
-            None => Ok(None),
-        }
+        Ok(crate::packs::get(&self.inner.trees.log, seq)?.map(|v| StoredEvent::from_value(seq, v)))
     }
 
     /// `hash(seq)`; the genesis digest for seq 0.
@@ -551,22 +554,9 @@ impl Store {
         from: Seq,
         to: Seq,
     ) -> impl Iterator<Item = Result<StoredEvent, ReadError>> + Send + 'static {
-        let start = keys::log(from);
-        // Half-open, so that `to < from` is simply empty.
-        let end = if to < from {
-            start
-        } else {
-            keys::log(Seq(to.0.saturating_add(1)))
-        };
-        let end = if to.0 == u64::MAX {
-            [keys::LOG + 1; 9]
-        } else {
-            end
-        };
-        self.inner.trees.log.range(start..end).map(|kv| {
-            let (k, v) = kv?;
-            let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
-            StoredEvent::from_value(seq, v)
+        crate::packs::Scan::range(&self.inner.trees.log, from, to).map(|entry| {
+            let (seq, value) = entry?;
+            Ok(StoredEvent::from_value(seq, value))
         })
     }
 
@@ -613,8 +603,8 @@ impl Store {
         let tree = self.inner.trees.log.clone();
         Ok(seqs.into_iter().map(move |seq| {
             let seq = Seq(seq);
-            match tree.get(keys::log(seq))? {
-                Some(v) => StoredEvent::from_value(seq, v),
+            match crate::packs::get(&tree, seq)? {
+                Some(v) => Ok(StoredEvent::from_value(seq, v)),
                 None => Err(ReadError::Corrupt {
                     seq,
                     reason: "indexed by its stream but missing from the log".into(),

@@ -5,6 +5,7 @@ use std::path::Path;
 use custos_core::{codec, ChainVerifier, Fault, Head, Seq, Timestamp, VerifyError};
 
 use crate::keys;
+use crate::packs::{self, ScanError};
 use crate::store::{open_db, open_trees};
 use crate::OpenError;
 
@@ -32,22 +33,59 @@ fn walk(tree: &sled::Tree, from: Head, anchor: Option<Head>) -> Result<Head, Ver
     if let Some(a) = anchor {
         v = v.with_anchor(a);
     }
-    let start = keys::log(from.seq.next());
-    for kv in tree.range(start.to_vec()..vec![keys::LOG + 1]) {
-        let (k, value) = kv?;
-        let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
-        let Some((stored, record)) = keys::split_log_value(&value) else {
-            return Err(VerifyError {
-                seq: v.expected(),
-                fault: Fault::Undecodable {
-                    reason: "log value shorter than a hash".into(),
-                },
+    let mut scan = packs::Scan::verifying(tree, from.seq.next());
+    while let Some(entry) = scan.next() {
+        let (seq, value) = match entry {
+            Ok(e) => e,
+            Err(ScanError::Io(e)) => return Err(e.into()),
+            Err(ScanError::Malformed { reason, .. }) => {
+                return Err(VerifyError {
+                    seq: v.expected(),
+                    fault: Fault::Undecodable {
+                        reason: reason.into(),
+                    },
+                }
+                .into())
             }
-            .into());
         };
-        v.push(seq, record, Some(&stored))?;
+        let (stored, record) = packs::split(&value);
+        if let Err(e) = v.push(seq, record, Some(&stored)) {
+            return Err(moved_or_missing(e, &mut scan).into());
+        }
     }
     Ok(v.finish()?)
+}
+
+/// How far past a gap the walk looks for the missing record.
+const LOOKAHEAD: usize = 4096;
+
+/// A record missing at its place (a gap) but found among the next [`LOOKAHEAD`] was
+/// moved, not dropped: that is a reorder. (An entry's seq is the one its record embeds,
+/// so two swapped records first look like a gap.)
+fn moved_or_missing(e: VerifyError, rest: &mut packs::Scan) -> VerifyError {
+    let Fault::Gap { found } = e.fault else {
+        return e;
+    };
+    let later = rest
+        .take(LOOKAHEAD)
+        .any(|r| matches!(r, Ok((s, _)) if s == e.seq));
+    if later {
+        VerifyError {
+            seq: e.seq,
+            fault: Fault::Reorder { found },
+        }
+    } else {
+        e
+    }
+}
+
+/// `hash ‖ record` at `seq`; a malformed entry counts as missing (the walk names it).
+fn entry(tree: &sled::Tree, seq: Seq) -> Result<Option<sled::IVec>, sled::Error> {
+    match packs::get(tree, seq) {
+        Ok(v) => Ok(v),
+        Err(ScanError::Io(e)) => Err(e),
+        Err(ScanError::Malformed { .. }) => Ok(None),
+    }
 }
 
 fn meta_head(tree: &sled::Tree, key: &[u8]) -> Result<Option<Head>, sled::Error> {
@@ -59,9 +97,7 @@ fn check_point(tree: &sled::Tree, point: Head, last: Seq) -> Result<(), VerifyDi
     if point.seq == Seq::ZERO {
         return Ok(());
     }
-    let stored = tree
-        .get(keys::log(point.seq))?
-        .and_then(|v| keys::split_log_value(&v).map(|(h, _)| h));
+    let stored = entry(tree, point.seq)?.map(|v| packs::split(&v).0);
     match stored {
         Some(h) if h == point.hash => Ok(()),
         Some(h) => Err(VerifyError {
@@ -81,16 +117,6 @@ fn check_point(tree: &sled::Tree, point: Head, last: Seq) -> Result<(), VerifyDi
         }
         .into()),
     }
-}
-
-fn last_seq(tree: &sled::Tree) -> Result<Seq, sled::Error> {
-    Ok(tree
-        .range(vec![keys::LOG]..vec![keys::LOG + 1])
-        .keys()
-        .next_back()
-        .transpose()?
-        .and_then(|k| keys::trailing_u64(&k))
-        .map_or(Seq::ZERO, Seq))
 }
 
 /// On open: the last verified point must be intact, and everything after it must verify
@@ -115,7 +141,7 @@ pub(crate) fn check_tail(db: &sled::Db, tree: &sled::Tree, path: &Path) -> Resul
     let written = meta_head(tree, keys::META_HEAD)
         .map_err(io)?
         .unwrap_or(Head::GENESIS);
-    let last = last_seq(tree).map_err(io)?;
+    let last = packs::last_seq(tree).map_err(io)?;
     check_point(tree, verified, last).map_err(as_open)?;
     let head = walk(tree, verified, Some(written)).map_err(as_open)?;
     if head != verified {
@@ -129,9 +155,8 @@ pub(crate) fn check_tail(db: &sled::Db, tree: &sled::Tree, path: &Path) -> Resul
 
 /// The `recorded_at` of the event at `seq` (the writer continues from it).
 pub(crate) fn last_recorded_at(tree: &sled::Tree, seq: Seq) -> Result<Timestamp, sled::Error> {
-    let t = tree
-        .get(keys::log(seq))?
-        .and_then(|v| keys::split_log_value(&v).and_then(|(_, r)| codec::decode(r).ok()))
+    let t = entry(tree, seq)?
+        .and_then(|v| codec::decode(packs::split(&v).1).ok())
         .map_or(Timestamp(i64::MIN), |e| e.recorded_at);
     Ok(t)
 }

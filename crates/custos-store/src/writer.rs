@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::index::{Index, Memtable};
 use crate::keys;
+use crate::packs::{PackBuilder, ScanError};
 use crate::{AppendError, AppendRequest, Appended, Clock};
 
 /// What the writer is asked to do.
@@ -88,6 +89,8 @@ struct Group {
     staged: Vec<(Seq, StreamId, u64)>,
     /// Every event placed in this group, for the memtable.
     placed: Vec<Event>,
+    /// The pack being filled; full ones go into `batch`.
+    pack: PackBuilder,
     batch: sled::Batch,
 }
 
@@ -184,6 +187,7 @@ impl Writer {
             ids: HashMap::new(),
             staged: Vec::new(),
             placed: Vec::new(),
+            pack: PackBuilder::default(),
             batch: sled::Batch::default(),
         };
         let mut replies = Vec::with_capacity(jobs.len());
@@ -239,9 +243,13 @@ impl Writer {
             first,
             at,
             placed,
+            mut pack,
             mut batch,
             ..
         } = group;
+        if let Some((k, v)) = pack.take() {
+            batch.insert(&k, v);
+        }
         batch.insert(keys::META_HEAD, keys::encode_head(&head).to_vec());
         batch.insert(&keys::time(at, first), &[]);
         let injected = self
@@ -311,7 +319,7 @@ impl Writer {
         for (i, e) in req.events.into_iter().enumerate() {
             let seq = Seq(group.head.seq.0 + 1 + i as u64);
             let event = e.place(seq, req.stream.clone(), actual + 1 + i as u64, group.at);
-            match codec::encode_with_prefix(&event, 32) {
+            match codec::encode(&event) {
                 Ok(value) => placed.push((event, value)),
                 Err(err) => {
                     return Ok(Err(AppendError::Invalid(format!(
@@ -321,11 +329,14 @@ impl Writer {
                 }
             }
         }
-        for (event, mut value) in placed {
-            // `value` is 32 bytes of room for the hash, then the record.
-            let hash = chain_hash(&group.head.hash, &value[32..]);
-            value[..32].copy_from_slice(&hash.0);
-            group.batch.insert(&keys::log(event.seq), value);
+        for (event, record) in placed {
+            let hash = chain_hash(&group.head.hash, &record);
+            group.pack.push(event.seq, &hash, &record);
+            if group.pack.is_full() {
+                if let Some((k, v)) = group.pack.take() {
+                    group.batch.insert(&k, v);
+                }
+            }
             group.ids.insert(event.id, event.seq);
             group.head = Head {
                 seq: event.seq,
@@ -415,10 +426,12 @@ impl Writer {
                 .find(|(last, s, _)| *last == seq && s == stream)
                 .map(|(_, _, v)| *v));
         }
-        let Some(value) = self.tree.get(keys::log(seq))? else {
-            return Ok(None);
+        let value = match crate::packs::get(&self.tree, seq) {
+            Ok(Some(v)) => v,
+            Ok(None) | Err(ScanError::Malformed { .. }) => return Ok(None),
+            Err(ScanError::Io(e)) => return Err(e),
         };
-        let event = keys::split_log_value(&value).and_then(|(_, r)| codec::decode(r).ok());
+        let event = codec::decode(crate::packs::split(&value).1).ok();
         Ok(event.filter(|e| &e.stream == stream).map(|e| e.version))
     }
 

@@ -93,9 +93,10 @@ fn an_undecodable_record_ends_the_replay_with_its_seq() {
     drop(Store::open(dir.path(), config()).expect("clean open"));
     let bad = 12_345u64;
     edit_raw(dir.path(), |tree| {
-        let key = raw::log(Seq(bad));
-        let v = tree.get(key).expect("get").expect("present");
-        tree.insert(key, &v[..32 + 3]).expect("insert");
+        let v = raw::entry_value(tree, Seq(bad))
+            .expect("get")
+            .expect("present");
+        raw::edit_entries(tree, vec![(Seq(bad), Some(v[..32 + 3].to_vec()))]).expect("edit");
     });
     let store = Store::open(dir.path(), config()).expect("tail is intact, record sealed");
     // Threaded (the bad record in the middle of a block, and on a later reader's

@@ -23,15 +23,16 @@ fn fill(dir: &std::path::Path, n: u64) -> Head {
 /// Edits the text of the record at `seq` ("look N" becomes "lool N"), straight in sled.
 fn flip(dir: &std::path::Path, seq: u64) {
     edit_raw(dir, |tree| {
-        let key = raw::log(Seq(seq));
-        let mut v = tree.get(key).expect("get").expect("present").to_vec();
+        let mut v = raw::entry_value(tree, Seq(seq))
+            .expect("get")
+            .expect("present");
         let at = v
             .windows(4)
             .position(|w| w == b"look")
             .expect("detail text")
             + 3;
         v[at] = b'l';
-        tree.insert(key, v).expect("insert");
+        raw::edit_entries(tree, vec![(Seq(seq), Some(v))]).expect("edit");
     });
 }
 
@@ -69,8 +70,7 @@ fn a_truncated_log_is_caught_against_the_written_head() {
     let dir = tempfile::tempdir().expect("tmp");
     let head = fill(dir.path(), 10);
     edit_raw(dir.path(), |tree| {
-        tree.remove(raw::log(Seq(10))).expect("remove");
-        tree.remove(raw::log(Seq(9))).expect("remove");
+        raw::edit_entries(tree, vec![(Seq(10), None), (Seq(9), None)]).expect("edit");
     });
     match Store::open(dir.path(), StoreConfig::default()) {
         Err(OpenError::Corrupt { source, .. }) => {

@@ -1,0 +1,518 @@
+//! The log's layout since store format 4: the records of a committed group packed into
+//! sled values ("packs"), and the readers that find events in them.
+//!
+//! `G ‖ last_seq:u64be` → entries in seq order, each `len:LEB128 ‖ hash(seq):32 ‖
+//! record`, `len` being the record's length. A group goes into one pack, or into several
+//! of about [`PACK_BYTES`] when it is bigger. An entry's seq is the one embedded in its
+//! record ([`codec::peek_seq`]); the key only says where to seek, so a reader looking for
+//! seq `s` starts at the first pack whose key is `>= s`. `hash ‖ record` is exactly what a
+//! format-3 log value held, and readers hand it out as a sub-slice of the pack, uncopied.
+//!
+//! Why: sled's cost is per key (a tree entry, a page delta, index nodes), not per byte;
+//! one key per group instead of one per event made durable appends 1.3–2.5× faster in
+//! `bench-append --packed-experiment` and the tree smaller (docs/PERFORMANCE.md).
+
+use custos_core::{codec, Digest, Seq};
+use sled::IVec;
+
+use crate::index::postings::{get_varint, put_varint};
+
+/// The key prefix of the packs.
+pub const PACK: u8 = b'G';
+
+/// A pack is closed once it holds this many bytes (a group past it takes several).
+pub const PACK_BYTES: usize = 64 * 1024;
+
+/// `G ‖ last_seq`.
+pub fn key(last: Seq) -> [u8; 9] {
+    let mut k = [PACK; 9];
+    k[1..].copy_from_slice(&last.0.to_be_bytes());
+    k
+}
+
+/// The keys of every pack, for a sled range.
+pub fn all() -> std::ops::RangeInclusive<[u8; 9]> {
+    key(Seq::ZERO)..=key(Seq(u64::MAX))
+}
+
+/// Builds packs from consecutive entries.
+#[derive(Debug, Default)]
+pub struct PackBuilder {
+    buf: Vec<u8>,
+    last: Seq,
+}
+
+impl PackBuilder {
+    /// Adds the entry of `seq`.
+    pub fn push(&mut self, seq: Seq, hash: &Digest, record: &[u8]) {
+        put_varint(&mut self.buf, record.len() as u64);
+        self.buf.extend_from_slice(&hash.0);
+        self.buf.extend_from_slice(record);
+        self.last = seq;
+    }
+
+    /// Whether the pack should be closed.
+    pub fn is_full(&self) -> bool {
+        self.buf.len() >= PACK_BYTES
+    }
+
+    /// The pack built so far (key and value), leaving the builder empty; `None` if empty.
+    pub fn take(&mut self) -> Option<([u8; 9], Vec<u8>)> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        Some((key(self.last), std::mem::take(&mut self.buf)))
+    }
+}
+
+/// One entry of a pack: its seq and where its `hash ‖ record` lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The seq embedded in the record.
+    pub seq: Seq,
+    /// Offset of the hash in the pack.
+    pub start: usize,
+    /// Length of `hash ‖ record`.
+    pub len: usize,
+}
+
+/// Why an entry could not be read: the pack is cut short, or the record does not start
+/// with a seq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+/// The entries of a pack, in order; the first malformed one ends them.
+pub fn entries(pack: &[u8]) -> impl Iterator<Item = Result<Entry, Malformed>> + '_ {
+    let mut pos = 0usize;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed || pos >= pack.len() {
+            return None;
+        }
+        let entry = entry_at(pack, pos);
+        match entry {
+            Ok(e) => pos = e.start + e.len,
+            Err(_) => failed = true,
+        }
+        Some(entry)
+    })
+}
+
+fn entry_at(pack: &[u8], pos: usize) -> Result<Entry, Malformed> {
+    let mut rest = &pack[pos..];
+    let len = get_varint(&mut rest).ok_or(Malformed("a pack entry's length is cut short"))?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|l| *l <= codec::MAX_RECORD_BYTES)
+        .ok_or(Malformed("a pack entry's length is out of bounds"))?;
+    let start = pack.len() - rest.len();
+    let record = rest
+        .get(32..32 + len)
+        .ok_or(Malformed("a pack entry is cut short"))?;
+    let seq = codec::peek_seq(record).ok_or(Malformed("a record without a seq"))?;
+    Ok(Entry {
+        seq,
+        start,
+        len: 32 + len,
+    })
+}
+
+/// `hash ‖ record` split.
+pub fn split(value: &[u8]) -> (Digest, &[u8]) {
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&value[..32]);
+    (Digest(hash), &value[32..])
+}
+
+/// Why a scan stopped.
+#[derive(Debug)]
+pub enum ScanError {
+    /// sled failed.
+    Io(sled::Error),
+    /// A malformed entry, where the seq `seq` was expected.
+    Malformed { seq: Seq, reason: &'static str },
+}
+
+impl From<sled::Error> for ScanError {
+    fn from(e: sled::Error) -> Self {
+        ScanError::Io(e)
+    }
+}
+
+impl From<ScanError> for crate::ReadError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Io(e) => crate::ReadError::Io(e),
+            ScanError::Malformed { seq, reason } => crate::ReadError::Corrupt {
+                seq,
+                reason: reason.into(),
+            },
+        }
+    }
+}
+
+/// The entries of the log from the pack holding `from` on, each as `(seq, hash ‖
+/// record)`; see [`Scan::new`].
+pub struct Scan {
+    tree: sled::Tree,
+    packs: sled::Iter,
+    from: Seq,
+    to: Seq,
+    /// Whether to leave out entries outside `from..=to` (readers) or only those before
+    /// the first at or after `from` (the verifier, which must see a reorder).
+    filter: bool,
+    pack: Option<(IVec, usize, Seq)>,
+    /// The seq after the last entry read, once one was.
+    expected: Option<Seq>,
+    started: bool,
+    done: bool,
+}
+
+impl Scan {
+    /// Readers: entries with `from <= seq <= to`, in stored order, ending at the first
+    /// entry past `to`.
+    pub fn range(tree: &sled::Tree, from: Seq, to: Seq) -> Scan {
+        Scan::new(tree, from, to, true)
+    }
+
+    /// The verifier: every entry after the last one before `from` in the pack that holds
+    /// `from`, whatever its seq, to the end of the log.
+    pub fn verifying(tree: &sled::Tree, from: Seq) -> Scan {
+        Scan::new(tree, from, Seq(u64::MAX), false)
+    }
+
+    fn new(tree: &sled::Tree, from: Seq, to: Seq, filter: bool) -> Scan {
+        Scan {
+            tree: tree.clone(),
+            packs: tree.range(key(from)..=key(Seq(u64::MAX))),
+            from,
+            to,
+            filter,
+            pack: None,
+            expected: None,
+            started: false,
+            done: to < from,
+        }
+    }
+
+    /// The seq a malformed entry at `pos` of the pack keyed `last` stands for: after the
+    /// entry before it, or after the pack before this one.
+    fn expected_at(&self, last: Seq) -> Result<Seq, ScanError> {
+        if let Some(s) = self.expected {
+            return Ok(s);
+        }
+        let before = self.tree.range(key(Seq::ZERO)..key(last)).next_back();
+        Ok(match before {
+            Some(kv) => Seq(crate::keys::trailing_u64(&kv?.0).unwrap_or(0)).next(),
+            None => Seq(1),
+        })
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<(Seq, IVec), ScanError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let Some((pack, pos, last)) = self.pack.take() else {
+                match self.packs.next()? {
+                    Ok((k, v)) => {
+                        let last = Seq(crate::keys::trailing_u64(&k).unwrap_or(0));
+                        self.pack = Some((v, 0, last));
+                        continue;
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e.into()));
+                    }
+                }
+            };
+            if pos >= pack.len() {
+                continue;
+            }
+            let entry = match entry_at(&pack, pos) {
+                Ok(e) => e,
+                Err(Malformed(reason)) => {
+                    self.done = true;
+                    return Some(match self.expected_at(last) {
+                        Ok(seq) => Err(ScanError::Malformed { seq, reason }),
+                        Err(e) => Err(e),
+                    });
+                }
+            };
+            self.pack = Some((pack.clone(), entry.start + entry.len, last));
+            self.expected = Some(entry.seq.next());
+            let before = entry.seq < self.from;
+            if self.filter {
+                if entry.seq > self.to {
+                    self.done = true;
+                    return None;
+                }
+                if before {
+                    continue;
+                }
+            } else if before && !self.started {
+                continue;
+            }
+            self.started = true;
+            return Some(Ok((entry.seq, pack.subslice(entry.start, entry.len))));
+        }
+    }
+}
+
+/// `hash ‖ record` of the event at `seq`, if the log holds it.
+pub fn get(tree: &sled::Tree, seq: Seq) -> Result<Option<IVec>, ScanError> {
+    match Scan::range(tree, seq, seq).next() {
+        Some(Ok((_, v))) => Ok(Some(v)),
+        Some(Err(e)) => Err(e),
+        None => Ok(None),
+    }
+}
+
+/// The seq of the last entry of the log (zero if empty). The last pack's key is only
+/// trusted if its entries cannot be read.
+pub fn last_seq(tree: &sled::Tree) -> Result<Seq, sled::Error> {
+    let Some(kv) = tree.range(all()).next_back() else {
+        return Ok(Seq::ZERO);
+    };
+    let (k, v) = kv?;
+    let keyed = Seq(crate::keys::trailing_u64(&k).unwrap_or(0));
+    let mut last = None;
+    for e in entries(&v) {
+        match e {
+            Ok(e) => last = Some(e.seq),
+            Err(_) => return Ok(keyed),
+        }
+    }
+    Ok(last.unwrap_or(keyed))
+}
+
+/// Rewrites a format-3 log (`L ‖ seq` → `hash ‖ record`, one key per event) as packs of
+/// at most [`PACK_BYTES`]: writes the packs (after removing those of an earlier attempt),
+/// flushes, sets the format to 4 in one write, flushes, then removes the old keys
+/// ([`remove_legacy`]). The chain covers the records, not the keys, so every hash and the
+/// head stay as they were. A crash before the format is set leaves a format-3 store whose
+/// next open packs again; after it, old keys left over are removed on the next open.
+pub fn repack_legacy(db: &sled::Db, tree: &sled::Tree) -> Result<u64, sled::Error> {
+    let stale: Vec<IVec> = tree.range(all()).keys().collect::<Result<_, _>>()?;
+    for k in stale {
+        tree.remove(k)?;
+    }
+    let mut builder = PackBuilder::default();
+    let mut batch = sled::Batch::default();
+    let (mut events, mut in_batch) = (0u64, 0usize);
+    for kv in tree.range(legacy_key(Seq::ZERO)..=legacy_key(Seq(u64::MAX))) {
+        let (k, v) = kv?;
+        let seq = Seq(crate::keys::trailing_u64(&k).unwrap_or(0));
+        if v.len() < 32 {
+            return Err(sled::Error::Unsupported(format!(
+                "cannot upgrade the log: the value at seq {seq} is shorter than a hash"
+            )));
+        }
+        let (hash, record) = split(&v);
+        builder.push(seq, &hash, record);
+        events += 1;
+        if builder.is_full() {
+            if let Some((k, v)) = builder.take() {
+                in_batch += v.len();
+                batch.insert(&k, v);
+            }
+            if in_batch >= 16 * PACK_BYTES {
+                tree.apply_batch(std::mem::take(&mut batch))?;
+                in_batch = 0;
+            }
+        }
+    }
+    if let Some((k, v)) = builder.take() {
+        batch.insert(&k, v);
+    }
+    tree.apply_batch(batch)?;
+    db.flush()?;
+    tree.insert(crate::keys::META_FORMAT, &[crate::keys::STORE_FORMAT])?;
+    db.flush()?;
+    remove_legacy(db, tree)?;
+    tracing::info!(events, "upgraded the store to format 4 (packed log)");
+    Ok(events)
+}
+
+/// Removes the keys of a format-3 log left in a format-4 store (by an upgrade that
+/// stopped after setting the format).
+pub fn remove_legacy(db: &sled::Db, tree: &sled::Tree) -> Result<(), sled::Error> {
+    let range = legacy_key(Seq::ZERO)..=legacy_key(Seq(u64::MAX));
+    if tree.range(range.clone()).next().is_none() {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    let mut n = 0;
+    for k in tree.range(range).keys() {
+        batch.remove(k?);
+        n += 1;
+        if n % 10_000 == 0 {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+        }
+    }
+    tree.apply_batch(batch)?;
+    db.flush()?;
+    Ok(())
+}
+
+/// A format-3 log key: `L ‖ seq`.
+pub fn legacy_key(seq: Seq) -> [u8; 9] {
+    let mut k = [crate::keys::LEGACY_LOG; 9];
+    k[1..].copy_from_slice(&seq.0.to_be_bytes());
+    k
+}
+
+/// Tamper tests' tool: `hash ‖ record` of the entry of `seq`, straight from the tree.
+pub fn entry_value(tree: &sled::Tree, seq: Seq) -> Result<Option<Vec<u8>>, ScanError> {
+    Ok(get(tree, seq)?.map(|v| v.to_vec()))
+}
+
+/// A seq, and the `hash ‖ record` to put there (`None`: remove the entry).
+pub type Edit = (Seq, Option<Vec<u8>>);
+
+/// Tamper tests' tool: replaces (`Some(hash ‖ record)`) or removes (`None`) the entries
+/// of the given seqs, each found in the log as it was before any of these edits, inside
+/// their packs. A pack keeps its key unless its last entries are removed (then it is
+/// keyed by the last one left, as a writer would have) or all of them (then it is gone).
+pub fn edit_entries(tree: &sled::Tree, edits: Vec<Edit>) -> Result<(), sled::Error> {
+    let mut by_pack: std::collections::BTreeMap<IVec, Vec<Edit>> = Default::default();
+    for (seq, new) in edits {
+        let Some(kv) = tree.range(key(seq)..=key(Seq(u64::MAX))).next() else {
+            return Err(sled::Error::Unsupported(format!("no pack holds seq {seq}")));
+        };
+        by_pack.entry(kv?.0).or_default().push((seq, new));
+    }
+    for (k, edits) in by_pack {
+        let pack = tree.get(&k)?.unwrap_or_default();
+        let mut out = Vec::with_capacity(pack.len());
+        let mut last = None;
+        for e in entries(&pack) {
+            let e = e.map_err(|m| sled::Error::Unsupported(m.0.into()))?;
+            match edits.iter().find(|(s, _)| *s == e.seq) {
+                Some((_, None)) => continue,
+                Some((_, Some(value))) => {
+                    put_varint(&mut out, value.len().saturating_sub(32) as u64);
+                    out.extend_from_slice(value);
+                }
+                None => {
+                    let mut len = Vec::new();
+                    put_varint(&mut len, (e.len - 32) as u64);
+                    out.extend_from_slice(&len);
+                    out.extend_from_slice(&pack[e.start..e.start + e.len]);
+                }
+            }
+            last = Some(e.seq);
+        }
+        let keyed = Seq(crate::keys::trailing_u64(&k).unwrap_or(0));
+        tree.remove(&k)?;
+        if let Some(last) = last {
+            tree.insert(key(last.min(keyed)), out)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custos_core::{EventId, NewEvent, Payload, PrincipalId, StreamId, TenantId, Timestamp};
+
+    fn record(seq: u64) -> Vec<u8> {
+        let e = NewEvent::new(
+            EventId(u128::from(seq)),
+            PrincipalId::new("staff:a").expect("id"),
+            Payload::OnboardingOpened {
+                tenant: TenantId::new("acme").expect("id"),
+            },
+        )
+        .place(
+            Seq(seq),
+            StreamId::new("tenant:acme").expect("id"),
+            seq,
+            Timestamp(0),
+        );
+        codec::encode(&e).expect("encode")
+    }
+
+    fn tree_with(packs: &[std::ops::RangeInclusive<u64>]) -> sled::Tree {
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let tree = db.open_tree("t").expect("tree");
+        for p in packs {
+            let mut b = PackBuilder::default();
+            for s in p.clone() {
+                b.push(Seq(s), &Digest([s as u8; 32]), &record(s));
+            }
+            let (k, v) = b.take().expect("a pack");
+            tree.insert(k, v).expect("insert");
+        }
+        tree
+    }
+
+    fn seqs(scan: Scan) -> Vec<u64> {
+        scan.map(|r| r.expect("entry").0 .0).collect()
+    }
+
+    #[test]
+    fn a_range_starts_and_ends_inside_packs() {
+        let tree = tree_with(&[1..=3, 4..=4, 5..=9]);
+        assert_eq!(
+            seqs(Scan::range(&tree, Seq(2), Seq(6))),
+            vec![2, 3, 4, 5, 6]
+        );
+        assert_eq!(seqs(Scan::range(&tree, Seq(4), Seq(4))), vec![4]);
+        assert_eq!(seqs(Scan::range(&tree, Seq(9), Seq(20))), vec![9]);
+        assert!(seqs(Scan::range(&tree, Seq(10), Seq(20))).is_empty());
+        assert!(seqs(Scan::range(&tree, Seq(5), Seq(4))).is_empty());
+        let v = get(&tree, Seq(7)).expect("get").expect("present");
+        let (hash, rec) = split(&v);
+        assert_eq!((hash, rec), (Digest([7; 32]), &record(7)[..]));
+        assert_eq!(get(&tree, Seq(10)).expect("get"), None);
+        assert_eq!(last_seq(&tree).expect("last"), Seq(9));
+        assert_eq!(
+            seqs(Scan::verifying(&tree, Seq(3))),
+            (3..=9).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_malformed_entry_is_named_by_the_seq_expected_there() {
+        let tree = tree_with(&[1..=3, 4..=6]);
+        // Cut the second pack inside its second entry.
+        let v = tree.get(key(Seq(6))).expect("get").expect("pack");
+        let second = entries(&v).nth(1).expect("entry").expect("ok");
+        tree.insert(key(Seq(6)), &v[..second.start + 40])
+            .expect("insert");
+        let mut scan = Scan::range(&tree, Seq(2), Seq(6));
+        let got: Vec<_> = scan.by_ref().take(3).map(|r| r.expect("ok").0 .0).collect();
+        assert_eq!(got, vec![2, 3, 4]);
+        match scan.next() {
+            Some(Err(ScanError::Malformed { seq, .. })) => assert_eq!(seq, Seq(5)),
+            other => panic!("{other:?}"),
+        }
+        assert!(scan.next().is_none());
+        // The first entry of a scan: named after the pack before.
+        let bad_first = tree_with(&[1..=3]);
+        bad_first.insert(key(Seq(5)), &[3u8][..]).expect("insert");
+        match Scan::range(&bad_first, Seq(4), Seq(5)).next() {
+            Some(Err(ScanError::Malformed { seq, .. })) => assert_eq!(seq, Seq(4)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_verifier_sees_entries_out_of_order() {
+        let tree = tree_with(&[1..=3]);
+        let mut b = PackBuilder::default();
+        for s in [4, 6, 5] {
+            b.push(Seq(s), &Digest::GENESIS, &record(s));
+        }
+        let (k, v) = b.take().expect("pack");
+        tree.insert(k, v).expect("insert");
+        assert_eq!(seqs(Scan::verifying(&tree, Seq(4))), vec![4, 6, 5]);
+        assert_eq!(seqs(Scan::range(&tree, Seq(4), Seq(5))), vec![4]);
+    }
+}
