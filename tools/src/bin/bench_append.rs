@@ -1,5 +1,6 @@
 //! Durable append throughput: custos's store with 64 concurrent appenders vs raw sled
-//! `apply_batch` + `flush` of the same stored bytes, in one run on the same events.
+//! `apply_batch` + `flush` of the same stored bytes (packed as custos packs them, and with
+//! one key per event as before store format 4), in one run on the same events.
 //!
 //! `cargo run --release -p custos-tools --bin bench-append -- --events 200000`
 
@@ -13,7 +14,7 @@ use clap::Parser;
 use custos_core::chain::chain_hash;
 use custos_core::{codec, Digest, Seq, Timestamp};
 use custos_demo::{Demo, DemoConfig, DemoEvent};
-use custos_store::{Store, StoreConfig};
+use custos_store::{raw, Store, StoreConfig};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -33,9 +34,9 @@ struct Args {
     /// Run only the store (for profiling), without the raw sled baselines.
     #[arg(long)]
     store_only: bool,
-    /// An experiment on the layout, not custos: raw sled writing each batch as one key
-    /// (its first seq; the values length-prefixed, one after the other) beside one key
-    /// per event, at `--packed-batch` events per batch, interleaved over the rounds;
+    /// An experiment on the layout, not custos: raw sled writing each batch packed as
+    /// custos packs a group (store format 4) beside one key per event (format 3), at
+    /// `--packed-batch` events per batch, interleaved over the rounds;
     /// prints throughput, the process's resident set after each, and disk bytes.
     #[arg(long)]
     packed_experiment: bool,
@@ -78,7 +79,8 @@ fn stored_values(events: &[DemoEvent]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Raw sled, one key per batch: what a log of one sled value per group would cost.
+/// Raw sled, each batch packed as custos packs a group (store format 4: `G ‖ last seq` →
+/// entries, a pack closed past 64 KiB), or, `packed` false, one key per event (format 3).
 /// Returns events/s, the resident set after the run (the tree still open), and disk bytes.
 fn raw_sled_packed(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
     let dir = tempfile::tempdir().expect("tmp");
@@ -93,14 +95,20 @@ fn raw_sled_packed(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64,
         let first = (chunk_no * batch + 1) as u64;
         let mut b = sled::Batch::default();
         if packed {
-            let mut k = vec![b'L'];
-            k.extend_from_slice(&first.to_be_bytes());
-            let mut v = Vec::with_capacity(chunk.iter().map(|v| v.len() + 4).sum());
-            for value in chunk {
-                v.extend_from_slice(&(value.len() as u32).to_le_bytes());
-                v.extend_from_slice(value);
+            let mut pack = raw::PackBuilder::default();
+            for (i, v) in chunk.iter().enumerate() {
+                let (hash, record) = v.split_at(32);
+                let hash = Digest(hash.try_into().expect("32 bytes"));
+                pack.push(Seq(first + i as u64), &hash, record);
+                if pack.is_full() {
+                    if let Some((k, v)) = pack.take() {
+                        b.insert(&k, v);
+                    }
+                }
             }
-            b.insert(k, v);
+            if let Some((k, v)) = pack.take() {
+                b.insert(&k, v);
+            }
         } else {
             for (i, v) in chunk.iter().enumerate() {
                 let mut k = vec![b'L'];
@@ -188,6 +196,7 @@ fn main() {
         return;
     }
     let mut ratios_same = Vec::new();
+    let mut ratios_per_key = Vec::new();
     let mut ratios_1000 = Vec::new();
     for round in 1..=args.rounds {
         let (store, mean_group) = custos(&events, args.appenders, args.chunk);
@@ -198,23 +207,28 @@ fn main() {
             continue;
         }
         let batch = mean_group.round().max(1.0) as usize;
-        let raw_same = raw_sled(&values, batch);
+        let (raw_same, _, _) = raw_sled_packed(&values, batch, true);
+        let (per_key, _, _) = raw_sled_packed(&values, batch, false);
         let raw_1000 = raw_sled(&values, 1000);
         ratios_same.push(store / raw_same);
+        ratios_per_key.push(store / per_key);
         ratios_1000.push(store / raw_1000);
         println!(
             "round {round}: custos {store:>7.0} ev/s (64 appenders, mean group {mean_group:.1}) | \
-             raw sled batch {batch:>4}: {raw_same:>7.0} ev/s, ratio {:.2} | \
-             raw sled batch 1000: {raw_1000:>7.0} ev/s, ratio {:.2}",
+             raw sled batch {batch:>4}, packed: {raw_same:>7.0} ev/s, ratio {:.2} | \
+             one key per event: {per_key:>7.0} ev/s, ratio {:.2} | \
+             one key per event, batch 1000: {raw_1000:>7.0} ev/s, ratio {:.2}",
             store / raw_same,
+            store / per_key,
             store / raw_1000
         );
     }
     if !ratios_same.is_empty() {
         println!(
-            "median over {} rounds: custos/raw(same batch) = {:.2}, custos/raw(batch 1000) = {:.2}",
+            "median over {} rounds: custos/raw(same batch, packed) = {:.2}, custos/raw(same batch, one key per event) = {:.2}, custos/raw(batch 1000, one key per event) = {:.2}",
             ratios_same.len(),
             median(&mut ratios_same),
+            median(&mut ratios_per_key),
             median(&mut ratios_1000)
         );
     }
