@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use custos_core::{codec, ChainVerifier, Fault, Head, Seq, Timestamp, VerifyError};
+use custos_core::{chain, codec, ChainVerifier, Digest, Fault, Head, Seq, Timestamp, VerifyError};
 
 use crate::keys;
 use crate::packs::{self, ScanError};
@@ -27,33 +27,63 @@ pub enum VerifyDirError {
     Chain(#[from] VerifyError),
 }
 
+/// An entry of the log with its leaf hash, as the scanning thread hands it over.
+type Leafed = Result<(Seq, sled::IVec, Digest), ScanError>;
+
+/// Entries per block handed from the scanning thread to the verifier.
+const BLOCK: usize = 256;
+
 /// Walks the log after `from`, checking every record against the chain (and `anchor`).
+/// A second thread reads the packs and hashes each record into its leaf while this one
+/// decodes the records and checks the links (the chain's design: only the 65-byte links
+/// are sequential).
 fn walk(tree: &sled::Tree, from: Head, anchor: Option<Head>) -> Result<Head, VerifyDirError> {
     let mut v = ChainVerifier::resume(from);
     if let Some(a) = anchor {
         v = v.with_anchor(a);
     }
-    let mut scan = packs::Scan::verifying(tree, from.seq.next());
-    while let Some(entry) = scan.next() {
-        let (seq, value) = match entry {
-            Ok(e) => e,
-            Err(ScanError::Io(e)) => return Err(e.into()),
-            Err(ScanError::Malformed { reason, .. }) => {
-                return Err(VerifyError {
-                    seq: v.expected(),
-                    fault: Fault::Undecodable {
-                        reason: reason.into(),
-                    },
+    let scan = packs::Scan::verifying(tree, from.seq.next());
+    std::thread::scope(|threads| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Leafed>>(8);
+        threads.spawn(move || {
+            let mut block = Vec::with_capacity(BLOCK);
+            for entry in scan {
+                let failed = entry.is_err();
+                block.push(entry.map(|(seq, value)| {
+                    let leaf = chain::leaf(&value[32..]);
+                    (seq, value, leaf)
+                }));
+                if block.len() == BLOCK || failed {
+                    // A closed channel: the verifier stopped.
+                    if tx.send(std::mem::take(&mut block)).is_err() || failed {
+                        return;
+                    }
                 }
-                .into())
             }
-        };
-        let (stored, record) = packs::split(&value);
-        if let Err(e) = v.push(seq, record, Some(&stored)) {
-            return Err(moved_or_missing(e, &mut scan).into());
+            let _ = tx.send(block);
+        });
+        let mut entries = rx.into_iter().flatten();
+        while let Some(entry) = entries.next() {
+            let (seq, value, leaf) = match entry {
+                Ok(e) => e,
+                Err(ScanError::Io(e)) => return Err(e.into()),
+                Err(ScanError::Malformed { reason, .. }) => {
+                    return Err(VerifyError {
+                        seq: v.expected(),
+                        fault: Fault::Undecodable {
+                            reason: reason.into(),
+                        },
+                    }
+                    .into())
+                }
+            };
+            let (stored, record) = packs::split(&value);
+            if let Err(e) = v.push_leaf(seq, record, &leaf, Some(&stored)) {
+                return Err(moved_or_missing(e, &mut entries).into());
+            }
         }
-    }
-    Ok(v.finish()?)
+        Ok(v.finish()?)
+    })
 }
 
 /// How far past a gap the walk looks for the missing record.
@@ -62,13 +92,13 @@ const LOOKAHEAD: usize = 4096;
 /// A record missing at its place (a gap) but found among the next [`LOOKAHEAD`] was
 /// moved, not dropped: that is a reorder. (An entry's seq is the one its record embeds,
 /// so two swapped records first look like a gap.)
-fn moved_or_missing(e: VerifyError, rest: &mut packs::Scan) -> VerifyError {
+fn moved_or_missing(e: VerifyError, rest: &mut impl Iterator<Item = Leafed>) -> VerifyError {
     let Fault::Gap { found } = e.fault else {
         return e;
     };
     let later = rest
         .take(LOOKAHEAD)
-        .any(|r| matches!(r, Ok((s, _)) if s == e.seq));
+        .any(|r| matches!(r, Ok((s, _, _)) if s == e.seq));
     if later {
         VerifyError {
             seq: e.seq,
