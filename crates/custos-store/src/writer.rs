@@ -247,9 +247,7 @@ impl Writer {
             mut batch,
             ..
         } = group;
-        if let Some((k, v)) = pack.take() {
-            batch.insert(&k, v);
-        }
+        pack.finish(&mut batch);
         batch.insert(keys::META_HEAD, keys::encode_head(&head).to_vec());
         batch.insert(&keys::time(at, first), &[]);
         let injected = self
@@ -331,12 +329,7 @@ impl Writer {
         }
         for (event, record) in placed {
             let hash = chain_hash(&group.head.hash, &record);
-            group.pack.push(event.seq, &hash, &record);
-            if group.pack.is_full() {
-                if let Some((k, v)) = group.pack.take() {
-                    group.batch.insert(&k, v);
-                }
-            }
+            group.pack.push(&mut group.batch, event.seq, &hash, &record);
             group.ids.insert(event.id, event.seq);
             group.head = Head {
                 seq: event.seq,

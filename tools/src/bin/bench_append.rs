@@ -81,8 +81,9 @@ fn stored_values(events: &[DemoEvent]) -> Vec<Vec<u8>> {
 
 /// Raw sled, each batch packed as custos packs a group (store format 4: `G ‖ last seq` →
 /// entries, a pack closed past 64 KiB), or, `packed` false, one key per event (format 3).
-/// Returns events/s, the resident set after the run (the tree still open), and disk bytes.
-fn raw_sled_packed(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
+/// On sled with the store's cache size. Returns events/s, the resident set after the run (the
+/// tree still open), and disk bytes.
+fn raw_sled(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
     let dir = tempfile::tempdir().expect("tmp");
     let db = sled::Config::new()
         .path(dir.path())
@@ -99,16 +100,9 @@ fn raw_sled_packed(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64,
             for (i, v) in chunk.iter().enumerate() {
                 let (hash, record) = v.split_at(32);
                 let hash = Digest(hash.try_into().expect("32 bytes"));
-                pack.push(Seq(first + i as u64), &hash, record);
-                if pack.is_full() {
-                    if let Some((k, v)) = pack.take() {
-                        b.insert(&k, v);
-                    }
-                }
+                pack.push(&mut b, Seq(first + i as u64), &hash, record);
             }
-            if let Some((k, v)) = pack.take() {
-                b.insert(&k, v);
-            }
+            pack.finish(&mut b);
         } else {
             for (i, v) in chunk.iter().enumerate() {
                 let mut k = vec![b'L'];
@@ -124,25 +118,6 @@ fn raw_sled_packed(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64,
     drop(tree);
     drop(db);
     (rate, rss, custos_tools::dir_bytes(dir.path()))
-}
-
-fn raw_sled(values: &[Vec<u8>], batch: usize) -> f64 {
-    let dir = tempfile::tempdir().expect("tmp");
-    let db = sled::open(dir.path()).expect("sled");
-    let tree = db.open_tree("raw").expect("tree");
-    let start = Instant::now();
-    for (chunk_no, chunk) in values.chunks(batch).enumerate() {
-        let mut b = sled::Batch::default();
-        for (i, v) in chunk.iter().enumerate() {
-            let seq = (chunk_no * batch + i + 1) as u64;
-            let mut k = vec![b'L'];
-            k.extend_from_slice(&seq.to_be_bytes());
-            b.insert(k, v.as_slice());
-        }
-        tree.apply_batch(b).expect("batch");
-        db.flush().expect("flush");
-    }
-    values.len() as f64 / start.elapsed().as_secs_f64()
 }
 
 fn custos(events: &[DemoEvent], appenders: usize, chunk: usize) -> (f64, f64) {
@@ -174,8 +149,8 @@ fn main() {
         let batch = args.packed_batch.max(1);
         let mut ratios = Vec::new();
         for round in 1..=args.rounds {
-            let (per_key, rss_k, disk_k) = raw_sled_packed(&values, batch, false);
-            let (packed, rss_p, disk_p) = raw_sled_packed(&values, batch, true);
+            let (per_key, rss_k, disk_k) = raw_sled(&values, batch, false);
+            let (packed, rss_p, disk_p) = raw_sled(&values, batch, true);
             ratios.push(packed / per_key);
             println!(
                 "round {round}: raw sled, batches of {batch}: one key per event {per_key:.0} ev/s \
@@ -207,9 +182,9 @@ fn main() {
             continue;
         }
         let batch = mean_group.round().max(1.0) as usize;
-        let (raw_same, _, _) = raw_sled_packed(&values, batch, true);
-        let (per_key, _, _) = raw_sled_packed(&values, batch, false);
-        let raw_1000 = raw_sled(&values, 1000);
+        let (raw_same, _, _) = raw_sled(&values, batch, true);
+        let (per_key, _, _) = raw_sled(&values, batch, false);
+        let (raw_1000, _, _) = raw_sled(&values, 1000, false);
         ratios_same.push(store / raw_same);
         ratios_per_key.push(store / per_key);
         ratios_1000.push(store / raw_1000);
