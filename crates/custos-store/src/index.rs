@@ -3,7 +3,7 @@
 //! Writing one sled key per event per index costs as much as the log record itself (see
 //! `docs/PERFORMANCE.md`), so the writer keeps the index entries of the events since the
 //! last seal in memory ([`Memtable`]) and, every `index_chunk_events` events, **seals** them
-//! in the same atomic batch as a group of log records:
+//! into a chunk ([`write_chunk`], on the sealer thread):
 //!
 //! - tenant, actor and kind postings: one key per name per chunk, its value the chunk's
 //!   seqs for that name (delta-varint) — names repeat, so there are few keys;
@@ -24,6 +24,8 @@ use crate::keys;
 
 /// `M indexed` → `seq:u64be`: every event up to here is in sealed chunks.
 pub const META_INDEXED: &[u8] = b"Mindexed";
+/// `M sealing` → `seq:u64be`: the chunk ending there is being written (see [`write_chunk`]).
+pub const META_SEALING: &[u8] = b"Msealing";
 
 /// Posting lists: delta-varint seqs.
 pub mod postings {
@@ -97,6 +99,9 @@ pub struct Memtable {
     pub len: usize,
 }
 
+/// A key of the index tree and its value.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Appends `seq` to `name`'s list, allocating the name only the first time.
 fn push(map: &mut HashMap<String, Vec<u64>>, name: &str, seq: u64) {
     match map.get_mut(name) {
@@ -134,14 +139,14 @@ impl Memtable {
         self.len += 1;
     }
 
-    /// Writes the sealed chunk ending at `last` into `batch` (with `Mindexed`); returns
-    /// its in-memory part.
-    pub fn seal(&self, last: Seq, batch: &mut sled::Batch) -> Chunk {
-        let mut buf = Vec::new();
+    /// The keys and values of the chunk ending at `last` — postings, id table, stream
+    /// table — and its in-memory part.
+    pub fn chunk(&self, last: Seq) -> (Vec<KeyValue>, Chunk) {
+        let mut entries = Vec::new();
         let mut put = |prefix: Vec<u8>, seqs: &[u64]| {
-            buf.clear();
+            let mut buf = Vec::new();
             postings::encode(seqs, &mut buf);
-            batch.insert(keys::with_u64(&prefix, last.0), buf.clone());
+            entries.push((keys::with_u64(&prefix, last.0), buf));
         };
         for (t, seqs) in &self.tenants {
             put(keys::named_prefix(keys::TENANT, t), seqs);
@@ -162,16 +167,29 @@ impl Memtable {
             table.extend_from_slice(&id.to_bytes());
             table.extend_from_slice(&seq.0.to_be_bytes());
         }
-        batch.insert(keys::with_u64(&[keys::ID_TABLE], last.0), table.clone());
         let mut streams: Vec<(&StreamId, &(u64, Vec<u64>))> = self.streams.iter().collect();
         streams.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let stream_table = stream_table::encode(&streams);
-        batch.insert(
-            keys::with_u64(&[keys::STREAM_TABLE], last.0),
-            stream_table.clone(),
-        );
-        batch.insert(META_INDEXED, &last.0.to_be_bytes());
-        Chunk::from_tables(last, &table, &stream_table)
+        let chunk = Chunk::from_tables(last, &table, &stream_table);
+        entries.push((keys::with_u64(&[keys::ID_TABLE], last.0), table));
+        entries.push((keys::with_u64(&[keys::STREAM_TABLE], last.0), stream_table));
+        (entries, chunk)
+    }
+
+    /// The entries of the events in `[from, to]`, read from the log.
+    fn from_log(log: &sled::Tree, from: Seq, to: Seq) -> Result<Memtable, crate::ReadError> {
+        let mut mem = Memtable::default();
+        for entry in crate::packs::Scan::range(log, from, to) {
+            let (seq, v) = entry?;
+            let (_, record) = crate::packs::split(&v);
+            let event =
+                custos_core::codec::decode(record).map_err(|e| crate::ReadError::Corrupt {
+                    seq,
+                    reason: e.to_string(),
+                })?;
+            mem.add(&event);
+        }
+        Ok(mem)
     }
 }
 
@@ -383,6 +401,9 @@ impl Index {
             .get(META_INDEXED)?
             .and_then(|v| keys::trailing_u64(&v))
             .map_or(Seq::ZERO, Seq);
+        if let Some(pending) = tree.get(META_SEALING)?.and_then(|v| keys::trailing_u64(&v)) {
+            discard_partial_seal(log, tree, sealed, Seq(pending), head)?;
+        }
         let mut chunks = Vec::new();
         for kv in tree.scan_prefix([keys::ID_TABLE]) {
             let (k, ids) = kv?;
@@ -392,17 +413,7 @@ impl Index {
                 .unwrap_or_default();
             chunks.push(Chunk::from_tables(last, &ids, &streams));
         }
-        let mut mem = Memtable::default();
-        for entry in crate::packs::Scan::range(log, sealed.next(), head) {
-            let (seq, v) = entry?;
-            let (_, record) = crate::packs::split(&v);
-            let event =
-                custos_core::codec::decode(record).map_err(|e| crate::ReadError::Corrupt {
-                    seq,
-                    reason: e.to_string(),
-                })?;
-            mem.add(&event);
-        }
+        let mem = Memtable::from_log(log, sealed.next(), head)?;
         Ok(Index {
             mem,
             frozen: None,
@@ -595,25 +606,85 @@ pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
     Ok(())
 }
 
-/// The sealer thread: flushes (the events a chunk covers are then durable), writes each
-/// frozen memtable as a chunk, in one atomic batch with `Mindexed`, then moves it from
-/// `frozen` to `chunks`. The seal itself needs no flush: one lost in a crash is re-derived
-/// from the log on open. Runs until the writer drops its sender.
+/// Writes the chunk ending at `last` without ever holding sled's batch lock for long.
+///
+/// sled's `apply_batch` holds a lock that every other read and write of the database waits
+/// for: one batch of a chunk's ten thousand keys stalled the writer and every reader for
+/// 50–130 ms. So the keys go in one by one, between two markers:
+///
+/// 1. `Msealing = last`, then a flush (which also makes the chunk's events durable: the
+///    writer freezes a memtable as soon as its last group is applied);
+/// 2. every key of the chunk, then a flush;
+/// 3. `Mindexed = last` with `Msealing` removed, in one (two-key) atomic batch.
+///
+/// Readers never see the chunk before 3: postings are read up to `Mindexed` (the index's
+/// `sealed`), the tables only through the in-memory chunk list. After a crash before 3,
+/// the next open finds `Msealing` past `Mindexed` and removes what reached the tree
+/// ([`discard_partial_seal`]); the events are re-derived from the log as always.
+pub fn write_chunk(
+    tree: &sled::Tree,
+    entries: Vec<KeyValue>,
+    last: Seq,
+) -> Result<(), sled::Error> {
+    tree.insert(META_SEALING, &last.0.to_be_bytes())?;
+    tree.flush()?;
+    for (k, v) in entries {
+        tree.insert(k, v)?;
+    }
+    tree.flush()?;
+    let mut done = sled::Batch::default();
+    done.insert(META_INDEXED, &last.0.to_be_bytes());
+    done.remove(META_SEALING);
+    tree.apply_batch(done)
+}
+
+/// On open, a seal cut short by a crash (`Msealing` past `Mindexed`): removes whatever of
+/// its chunk reached the tree. Its keys are those of the same events re-derived from the
+/// log (they were flushed before the marker was written).
+fn discard_partial_seal(
+    log: &sled::Tree,
+    tree: &sled::Tree,
+    sealed: Seq,
+    pending: Seq,
+    head: Seq,
+) -> Result<(), crate::ReadError> {
+    let mut batch = sled::Batch::default();
+    if pending > sealed {
+        if pending <= head {
+            let mem = Memtable::from_log(log, sealed.next(), pending)?;
+            for (k, _) in mem.chunk(pending).0 {
+                batch.remove(k);
+            }
+        } else {
+            // The log ends before the marker (it cannot, short of damage): sweep the
+            // tree for keys of that chunk.
+            for k in tree.iter().keys() {
+                let k = k?;
+                let ours = k.first().is_some_and(|t| keys::INDEX_PREFIXES.contains(t));
+                if ours && keys::trailing_u64(&k) == Some(pending.0) {
+                    batch.remove(k);
+                }
+            }
+        }
+        tracing::warn!(%sealed, %pending, "removed an index chunk whose sealing a crash cut short");
+    }
+    batch.remove(META_SEALING);
+    tree.apply_batch(batch)?;
+    tree.flush()?;
+    Ok(())
+}
+
+/// The sealer thread: writes each frozen memtable as a chunk ([`write_chunk`]), then moves
+/// it from `frozen` to `chunks`. A seal lost in a crash is re-derived from the log on open.
+/// Runs until the writer drops its sender.
 pub fn run_sealer(
     tree: sled::Tree,
     rx: std::sync::mpsc::Receiver<(std::sync::Arc<Memtable>, Seq)>,
     index: std::sync::Arc<std::sync::RwLock<Index>>,
 ) {
     while let Ok((frozen, last)) = rx.recv() {
-        let mut batch = sled::Batch::default();
-        let chunk = frozen.seal(last, &mut batch);
-        // The writer freezes a memtable as soon as its last group is applied, possibly
-        // before the flusher has made that group durable: flush first, so that a seal
-        // only ever covers durable events, whatever order sled recovers writes in.
-        let outcome = tree
-            .flush()
-            .map(drop)
-            .and_then(|()| tree.apply_batch(batch));
+        let (entries, chunk) = frozen.chunk(last);
+        let outcome = write_chunk(&tree, entries, last);
         let mut index = index.write().unwrap_or_else(|p| p.into_inner());
         match outcome {
             Ok(()) => {
@@ -651,9 +722,8 @@ mod seal_tests {
             .place(Seq(i), StreamId::new(s).expect("s"), 1, Timestamp(0));
             mem.add(&e);
         }
-        let mut batch = sled::Batch::default();
-        let chunk = mem.seal(Seq(2), &mut batch);
-        tree.apply_batch(batch).expect("apply");
+        let (entries, chunk) = mem.chunk(Seq(2));
+        write_chunk(&tree, entries, Seq(2)).expect("write");
         let index = Index {
             sealed: Seq(2),
             frozen_last: Seq(2),
@@ -666,5 +736,117 @@ mod seal_tests {
                 .expect("v");
             assert_eq!(v, 1, "{s}");
         }
+    }
+}
+
+#[cfg(test)]
+mod crash_tests {
+    use super::*;
+    use custos_core::{codec, Digest, NewEvent, Payload, PrincipalId, TenantId, Timestamp};
+
+    /// Ten events over three tenants and two actors, written to `log` as packs.
+    fn log_of_ten(log: &sled::Tree) -> Vec<Event> {
+        let events: Vec<Event> = (1..=10u64)
+            .map(|i| {
+                NewEvent::new(
+                    EventId(u128::from(i)),
+                    PrincipalId::new(format!("staff:{}", i % 2)).expect("p"),
+                    Payload::OnboardingOpened {
+                        tenant: TenantId::new(format!("t{}", i % 3)).expect("t"),
+                    },
+                )
+                .place(
+                    Seq(i),
+                    StreamId::new(format!("s:{i}")).expect("s"),
+                    1,
+                    Timestamp(0),
+                )
+            })
+            .collect();
+        let mut batch = sled::Batch::default();
+        let mut pack = crate::packs::PackBuilder::default();
+        for e in &events {
+            let record = codec::encode(e).expect("encode");
+            pack.push(&mut batch, e.seq, &Digest([0; 32]), &record);
+        }
+        pack.finish(&mut batch);
+        log.apply_batch(batch).expect("log");
+        events
+    }
+
+    /// Every seq the tree's tenant postings list for `tenant`, in key order.
+    fn sealed_tenant_seqs(tree: &sled::Tree, tenant: &str) -> Vec<u64> {
+        tree.scan_prefix(keys::named_prefix(keys::TENANT, tenant))
+            .flat_map(|kv| postings::decode(&kv.expect("read").1).expect("postings"))
+            .collect()
+    }
+
+    #[test]
+    fn a_seal_cut_short_leaves_nothing_behind() {
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let (log, tree) = (
+            db.open_tree("log").expect("log"),
+            db.open_tree("index").expect("index"),
+        );
+        let events = log_of_ten(&log);
+        // The sealer of the chunk ending at 6 wrote its marker and every other key, then
+        // the process died.
+        let mut mem = Memtable::default();
+        events[..6].iter().for_each(|e| mem.add(e));
+        let (entries, _) = mem.chunk(Seq(6));
+        assert!(entries.len() > 4, "postings, id and stream tables");
+        tree.insert(META_SEALING, &6u64.to_be_bytes())
+            .expect("marker");
+        for (k, v) in entries.iter().step_by(2) {
+            tree.insert(k, v.as_slice()).expect("key");
+        }
+
+        let index = Index::open(&log, &tree, Seq(10)).expect("open");
+        assert_eq!(index.sealed, Seq::ZERO);
+        assert!(index.chunks.is_empty());
+        assert_eq!(index.mem.len, 10, "every event back in the memtable");
+        assert_eq!(
+            tree.iter().count(),
+            0,
+            "the partial chunk and its marker are gone"
+        );
+
+        // The next seal ends elsewhere (as after a restart, group boundaries differ): each
+        // event is listed once.
+        let mut mem = Memtable::default();
+        events[..8].iter().for_each(|e| mem.add(e));
+        let (entries, _) = mem.chunk(Seq(8));
+        write_chunk(&tree, entries, Seq(8)).expect("seal");
+        for t in 0..3u64 {
+            let want: Vec<u64> = (1..=8).filter(|i| i % 3 == t).collect();
+            assert_eq!(sealed_tenant_seqs(&tree, &format!("t{t}")), want, "t{t}");
+        }
+        let index = Index::open(&log, &tree, Seq(10)).expect("reopen");
+        assert_eq!(index.sealed, Seq(8));
+        assert_eq!(index.chunks.len(), 1);
+        assert_eq!(index.mem.len, 2);
+        assert!(tree.get(META_SEALING).expect("get").is_none());
+    }
+
+    #[test]
+    fn a_seal_whose_marker_stayed_behind_its_checkpoint_is_kept() {
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let (log, tree) = (
+            db.open_tree("log").expect("log"),
+            db.open_tree("index").expect("index"),
+        );
+        let events = log_of_ten(&log);
+        let mut mem = Memtable::default();
+        events[..6].iter().for_each(|e| mem.add(e));
+        let (entries, _) = mem.chunk(Seq(6));
+        write_chunk(&tree, entries, Seq(6)).expect("seal");
+        // A marker at the checkpoint itself: the chunk is whole.
+        tree.insert(META_SEALING, &6u64.to_be_bytes())
+            .expect("marker");
+        let index = Index::open(&log, &tree, Seq(10)).expect("open");
+        assert_eq!(index.sealed, Seq(6));
+        assert_eq!(index.chunks.len(), 1);
+        assert_eq!(sealed_tenant_seqs(&tree, "t0"), vec![3, 6]);
+        assert!(tree.get(META_SEALING).expect("get").is_none());
     }
 }

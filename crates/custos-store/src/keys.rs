@@ -3,8 +3,8 @@
 //! - [`LOG_TREE`]: the log's packs (`crate::packs`), the head and other metadata, the time index, the
 //!   consumers — small values; one `apply_batch` writes a group's records, its head and
 //!   its time entry atomically.
-//! - [`INDEX_TREE`]: the sealed index chunks (postings, id and stream tables) and
-//!   `Mindexed`, written by the sealer in one atomic batch per chunk.
+//! - [`INDEX_TREE`]: the sealed index chunks (postings, id and stream tables),
+//!   `Mindexed` and `Msealing`, written by the sealer (`index::write_chunk`).
 //! - [`SNAPSHOT_TREE`]: projection snapshots (outside the chain).
 //!
 //! The bulky values live apart from the log because sled rewrites a whole leaf (up to

@@ -5,9 +5,9 @@
 //! hashes, writes the log records and the new head in **one atomic sled batch**, flushes
 //! **once**, and only then answers every waiter. So an acknowledged event is on disk.
 //! Secondary indexes (event id, stream, tenant, actor, kind) are kept in a memtable and
-//! sealed every 32k events by a background thread, in one atomic batch with their
-//! checkpoint; everything after the checkpoint is re-derived from the log on open, so the
-//! indexes can never disagree with the log. After an IO error the writer refuses appends
+//! sealed every 32k events by a background thread, which writes their checkpoint only
+//! after them (a seal cut short is removed on open); everything after the checkpoint is
+//! re-derived from the log on open, so the indexes can never disagree with the log. After an IO error the writer refuses appends
 //! until the store is reopened. On open, the tail written since the last verified point is
 //! checked against the chain. See `docs/design.md` for the key layout and the crash
 //! argument.

@@ -43,6 +43,11 @@ struct Args {
     /// Events per batch for `--packed-experiment` (custos's mean group is ~33-40).
     #[arg(long, default_value_t = 36)]
     packed_batch: usize,
+    /// While the store appends, a reader thread asks for one tenant's first 50 indexed
+    /// events and the head event every millisecond, and the latencies it saw are printed
+    /// (p50, p99, max): what a query waits for while the log is written and sealed.
+    #[arg(long)]
+    reader_probe: bool,
 }
 
 fn workload(n: u64) -> Vec<DemoEvent> {
@@ -120,7 +125,7 @@ fn raw_sled(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
     (rate, rss, custos_tools::dir_bytes(dir.path()))
 }
 
-fn custos(events: &[DemoEvent], appenders: usize, chunk: usize) -> (f64, f64) {
+fn custos(events: &[DemoEvent], appenders: usize, chunk: usize, probe: bool) -> (f64, f64) {
     let dir = tempfile::tempdir().expect("tmp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
@@ -129,10 +134,51 @@ fn custos(events: &[DemoEvent], appenders: usize, chunk: usize) -> (f64, f64) {
             ..StoreConfig::default()
         };
         let store = Store::open(dir.path(), config).expect("open");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = probe.then(|| {
+            let (store, stop) = (store.clone(), stop.clone());
+            let tenant = events
+                .iter()
+                .find_map(|e| e.event.payload.tenant().cloned())
+                .expect("a tenant");
+            std::thread::spawn(move || reader_probe(&store, &tenant, &stop))
+        });
         let (rate, mean_group) = custos_tools::store_appends(&store, events, appenders, None).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(mut ms) = reader.map(|r| r.join().expect("reader")) {
+            ms.sort_by(f64::total_cmp);
+            println!(
+                "  reader during the appends: {} queries, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms",
+                ms.len(),
+                custos_tools::percentile(&ms, 0.5),
+                custos_tools::percentile(&ms, 0.99),
+                ms.last().copied().unwrap_or(0.0)
+            );
+        }
         store.close().await;
         (rate, mean_group)
     })
+}
+
+/// Every millisecond until `stop`: the tenant's first 50 indexed events and the head
+/// event; returns each round's latency in ms.
+fn reader_probe(
+    store: &Store,
+    tenant: &custos_core::TenantId,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Vec<f64> {
+    let filter = custos_store::IndexFilter::Tenant(tenant.clone());
+    let mut ms = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let start = Instant::now();
+        let head = store.head().seq;
+        let seqs = store.index_seqs(&filter, Seq(1), head, 50).expect("index");
+        let event = store.get(head).expect("get");
+        std::hint::black_box((seqs, event));
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    ms
 }
 
 fn main() {
@@ -174,7 +220,7 @@ fn main() {
     let mut ratios_per_key = Vec::new();
     let mut ratios_1000 = Vec::new();
     for round in 1..=args.rounds {
-        let (store, mean_group) = custos(&events, args.appenders, args.chunk);
+        let (store, mean_group) = custos(&events, args.appenders, args.chunk, args.reader_probe);
         if args.store_only {
             println!(
                 "round {round}: custos store {store:.0} events/s (mean group {mean_group:.1})"
