@@ -34,6 +34,7 @@
 //! # Ok(()) }
 //! ```
 
+mod blobs;
 mod clock;
 mod error;
 mod index;

@@ -155,6 +155,7 @@ pub type GroupObserver = Box<dyn Fn(u64) + Send + Sync>;
 pub struct Stats {
     batches: std::sync::atomic::AtomicU64,
     events: std::sync::atomic::AtomicU64,
+    blob_files: std::sync::atomic::AtomicU64,
     observer: std::sync::OnceLock<GroupObserver>,
 }
 
@@ -176,6 +177,16 @@ impl Stats {
         if let Some(observe) = self.observer.get() {
             observe(events);
         }
+    }
+
+    pub(crate) fn record_blob_files(&self, files: u64) {
+        self.blob_files
+            .fetch_add(files, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// sled blob files the flusher has fsynced since open (`crate::blobs`).
+    pub fn blob_files_synced(&self) -> u64 {
+        self.blob_files.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `(groups committed, events committed)` since open.
@@ -408,6 +419,11 @@ impl Store {
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let (head_tx, head_rx) = watch::channel(head);
         let stats = Arc::new(Stats::default());
+        let blobs = crate::blobs::BlobSync::open(&path).map_err(|e| OpenError::Io {
+            path: path.clone(),
+            source: sled::Error::Io(e),
+        })?;
+        stats.record_blob_files(blobs.files);
         let writer = Writer {
             db: db.clone(),
             tree: tree.clone(),
@@ -425,6 +441,7 @@ impl Store {
             fail_after_groups: config.fail_after_groups,
             index: index.clone(),
             seal_tx,
+            blobs: Some(blobs),
         };
         let handle = std::thread::Builder::new()
             .name("custos-writer".into())
@@ -527,6 +544,12 @@ impl Store {
     /// Counters of committed groups and events.
     pub fn stats(&self) -> (u64, u64) {
         self.inner.stats.snapshot()
+    }
+
+    /// sled blob files fsynced since open (the flusher syncs every new one before it
+    /// answers; see `crate::blobs`).
+    pub fn blob_files_synced(&self) -> u64 {
+        self.inner.stats.blob_files_synced()
     }
 
     /// Has the writer call `observe` with the size of every group it commits from now

@@ -21,6 +21,7 @@ use custos_core::chain::chain_hash;
 use custos_core::{codec, Event, EventId, Head, Seq, StreamId, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::blobs::BlobSync;
 use crate::index::{Index, Memtable};
 use crate::keys;
 use crate::packs::{PackBuilder, ScanError};
@@ -75,6 +76,8 @@ pub(crate) struct Writer {
     pub fail_after_groups: Option<u64>,
     pub index: Arc<RwLock<Index>>,
     pub seal_tx: std::sync::mpsc::Sender<(Arc<Memtable>, Seq)>,
+    /// Moved to the flusher when the writer starts.
+    pub blobs: Option<BlobSync>,
 }
 
 /// What the group being built has assigned so far, on top of what is durable.
@@ -103,9 +106,10 @@ impl Writer {
             let head_tx = self.head_tx.take();
             let stats = self.stats.clone();
             let failed = self.flush_failed.clone();
+            let blobs = self.blobs.take();
             std::thread::Builder::new()
                 .name("custos-flusher".into())
-                .spawn(move || run_flusher(db, flush_rx, head_tx, stats, failed))
+                .spawn(move || run_flusher(db, blobs, flush_rx, head_tx, stats, failed))
         };
         let flusher = match flusher {
             Ok(f) => f,
@@ -434,11 +438,13 @@ impl Writer {
 }
 
 /// The flusher thread: for each group the writer applied, in order, one flush (groups
-/// waiting together share it), then the group's head published and its answers sent. A
-/// failed flush answers every group still waiting, and every later one, with the error,
-/// and tells the writer to refuse appends.
+/// waiting together share it) and the sync of any new sled blob file ([`BlobSync`]), then
+/// the group's head published and its answers sent. A failed flush answers every group
+/// still waiting, and every later one, with the error, and tells the writer to refuse
+/// appends.
 fn run_flusher(
     db: sled::Db,
+    mut blobs: Option<BlobSync>,
     rx: Receiver<Flush>,
     head_tx: Option<watch::Sender<Head>>,
     stats: Arc<crate::Stats>,
@@ -449,10 +455,17 @@ fn run_flusher(
         let mut jobs = vec![first];
         jobs.extend(rx.try_iter());
         if error.is_none() {
-            if let Err(e) = db.flush() {
-                tracing::error!(error = %e, "flush failed; refusing appends until reopened");
-                error = Some(e.to_string());
-                failed.store(true, Ordering::Release);
+            let synced = db.flush().map(drop).and_then(|()| match blobs.as_mut() {
+                Some(b) => b.sync().map_err(sled::Error::Io),
+                None => Ok(0),
+            });
+            match synced {
+                Ok(files) => stats.record_blob_files(files as u64),
+                Err(e) => {
+                    tracing::error!(error = %e, "flush failed; refusing appends until reopened");
+                    error = Some(e.to_string());
+                    failed.store(true, Ordering::Release);
+                }
             }
         }
         for job in jobs {
@@ -485,4 +498,7 @@ fn run_flusher(
         }
     }
     let _ = db.flush();
+    if let Some(b) = blobs.as_mut() {
+        let _ = b.sync();
+    }
 }
