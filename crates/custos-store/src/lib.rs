@@ -5,7 +5,7 @@
 //! hashes, writes the log records and the new head in **one atomic sled batch**, flushes
 //! **once**, and only then answers every waiter. So an acknowledged event is on disk.
 //! Secondary indexes (event id, stream, tenant, actor, kind) are kept in a memtable and
-//! sealed every 32k events by a background thread, which writes their checkpoint only
+//! sealed every 128k events by a background thread, which writes their checkpoint only
 //! after them (a seal cut short is removed on open); everything after the checkpoint is
 //! re-derived from the log on open, so the indexes can never disagree with the log. After an IO error the writer refuses appends
 //! until the store is reopened. On open, the tail written since the last verified point is

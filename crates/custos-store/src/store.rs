@@ -25,7 +25,10 @@ pub struct StoreConfig {
     /// Source of `recorded_at`.
     pub clock: Arc<dyn Clock>,
     /// Events whose index entries are kept in memory before they are sealed into
-    /// chunks (one sled key per name per chunk instead of one per event).
+    /// chunks (one sled key per name per chunk instead of one per event). 131,072 by
+    /// default: a seal writes one key per name, so larger chunks write fewer keys per
+    /// event (`bench-append --chunk`, docs/PERFORMANCE.md), for a memtable of some tens
+    /// of MB and up to that many events re-derived from the log on open.
     pub index_chunk_events: usize,
     /// The most sled may keep in its page cache, in bytes (sled's own default is 1 GiB).
     pub cache_bytes: u64,
@@ -44,7 +47,7 @@ impl Default for StoreConfig {
             max_batch_events: 2048,
             queue_depth: 4096,
             clock: Arc::new(SystemClock),
-            index_chunk_events: 32 * 1024,
+            index_chunk_events: 128 * 1024,
             cache_bytes: DEFAULT_CACHE_BYTES,
             fail_after_groups: None,
         }
