@@ -290,6 +290,13 @@ fn name_hash(name: &[u8]) -> u64 {
     mix(h.finish())
 }
 
+/// The bits a key's hash sets in a Bloom filter of `words` 64-bit words (double hashing).
+fn bit_positions(h1: u64, words: usize) -> impl Iterator<Item = u64> {
+    let nbits = (words * 64) as u64;
+    let h2 = mix(h1) | 1;
+    (0..BLOOM_HASHES).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % nbits)
+}
+
 impl Filter {
     fn new(hashes: &[u64]) -> Filter {
         let words = (hashes.len().max(1) * BLOOM_BITS_PER_KEY).div_ceil(64);
@@ -305,9 +312,7 @@ impl Filter {
     }
 
     fn positions(&self, h1: u64) -> impl Iterator<Item = u64> {
-        let nbits = (self.bits.len() * 64) as u64;
-        let h2 = mix(h1) | 1;
-        (0..BLOOM_HASHES).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % nbits)
+        bit_positions(h1, self.bits.len())
     }
 
     /// False if the key surely is not in the set.
@@ -396,9 +401,7 @@ impl SummaryFilter {
     }
 
     fn positions(&self, h1: u64) -> impl Iterator<Item = u64> {
-        let nbits = (self.bits.len() * 64) as u64;
-        let h2 = mix(h1) | 1;
-        (0..BLOOM_HASHES).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % nbits)
+        bit_positions(h1, self.bits.len())
     }
 
     fn may_hold(&self, h: u64) -> bool {
@@ -937,6 +940,22 @@ mod crash_tests {
         events
     }
 
+    /// A database with [`log_of_ten`] in a log tree beside an empty index tree.
+    fn ten_events() -> (sled::Db, sled::Tree, sled::Tree, Vec<Event>) {
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let log = db.open_tree("log").expect("log");
+        let tree = db.open_tree("index").expect("index");
+        let events = log_of_ten(&log);
+        (db, log, tree, events)
+    }
+
+    /// The keys of the chunk of `events`, ending at the last one.
+    fn chunk_of(events: &[Event]) -> Vec<KeyValue> {
+        let mut mem = Memtable::default();
+        events.iter().for_each(|e| mem.add(e));
+        mem.chunk(events.last().expect("events").seq).0
+    }
+
     /// Every seq the tree's tenant postings list for `tenant`, in key order.
     fn sealed_tenant_seqs(tree: &sled::Tree, tenant: &str) -> Vec<u64> {
         tree.scan_prefix(keys::named_prefix(keys::TENANT, tenant))
@@ -946,17 +965,10 @@ mod crash_tests {
 
     #[test]
     fn a_seal_cut_short_leaves_nothing_behind() {
-        let db = sled::Config::new().temporary(true).open().expect("db");
-        let (log, tree) = (
-            db.open_tree("log").expect("log"),
-            db.open_tree("index").expect("index"),
-        );
-        let events = log_of_ten(&log);
+        let (_db, log, tree, events) = ten_events();
         // The sealer of the chunk ending at 6 wrote its marker and every other key, then
         // the process died.
-        let mut mem = Memtable::default();
-        events[..6].iter().for_each(|e| mem.add(e));
-        let (entries, _) = mem.chunk(Seq(6));
+        let entries = chunk_of(&events[..6]);
         assert!(entries.len() > 4, "postings, id and stream tables");
         tree.insert(META_SEALING, &6u64.to_be_bytes())
             .expect("marker");
@@ -976,10 +988,7 @@ mod crash_tests {
 
         // The next seal ends elsewhere (as after a restart, group boundaries differ): each
         // event is listed once.
-        let mut mem = Memtable::default();
-        events[..8].iter().for_each(|e| mem.add(e));
-        let (entries, _) = mem.chunk(Seq(8));
-        write_chunk(&tree, entries, Seq(8)).expect("seal");
+        write_chunk(&tree, chunk_of(&events[..8]), Seq(8)).expect("seal");
         for t in 0..3u64 {
             let want: Vec<u64> = (1..=8).filter(|i| i % 3 == t).collect();
             assert_eq!(sealed_tenant_seqs(&tree, &format!("t{t}")), want, "t{t}");
@@ -993,16 +1002,8 @@ mod crash_tests {
 
     #[test]
     fn a_seal_whose_marker_stayed_behind_its_checkpoint_is_kept() {
-        let db = sled::Config::new().temporary(true).open().expect("db");
-        let (log, tree) = (
-            db.open_tree("log").expect("log"),
-            db.open_tree("index").expect("index"),
-        );
-        let events = log_of_ten(&log);
-        let mut mem = Memtable::default();
-        events[..6].iter().for_each(|e| mem.add(e));
-        let (entries, _) = mem.chunk(Seq(6));
-        write_chunk(&tree, entries, Seq(6)).expect("seal");
+        let (_db, log, tree, events) = ten_events();
+        write_chunk(&tree, chunk_of(&events[..6]), Seq(6)).expect("seal");
         // A marker at the checkpoint itself: the chunk is whole.
         tree.insert(META_SEALING, &6u64.to_be_bytes())
             .expect("marker");
