@@ -3,7 +3,7 @@
 //! Writing one sled key per event per index costs as much as the log record itself (see
 //! `docs/PERFORMANCE.md`), so the writer keeps the index entries of the events since the
 //! last seal in memory ([`Memtable`]) and, every `index_chunk_events` events, **seals** them
-//! into a chunk ([`write_chunk`], on the sealer thread):
+//! into a chunk ([`crate::seal::write_chunk`], on the sealer thread):
 //!
 //! - tenant, actor and kind postings: one key per name per chunk, its value the chunk's
 //!   seqs for that name (delta-varint) — names repeat, so there are few keys;
@@ -24,7 +24,8 @@ use crate::keys;
 
 /// `M indexed` → `seq:u64be`: every event up to here is in sealed chunks.
 pub const META_INDEXED: &[u8] = b"Mindexed";
-/// `M sealing` → `seq:u64be`: the chunk ending there is being written (see [`write_chunk`]).
+/// `M sealing` → `seq:u64be`: the chunk ending there is being written (see
+/// [`crate::seal::write_chunk`]).
 pub const META_SEALING: &[u8] = b"Msealing";
 
 /// Posting lists: delta-varint seqs.
@@ -177,7 +178,11 @@ impl Memtable {
     }
 
     /// The entries of the events in `[from, to]`, read from the log.
-    fn from_log(log: &sled::Tree, from: Seq, to: Seq) -> Result<Memtable, crate::ReadError> {
+    pub(crate) fn from_log(
+        log: &sled::Tree,
+        from: Seq,
+        to: Seq,
+    ) -> Result<Memtable, crate::ReadError> {
         let mut mem = Memtable::default();
         for entry in crate::packs::Scan::range(log, from, to) {
             let (seq, v) = entry?;
@@ -278,11 +283,11 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn id_hash(id: EventId) -> u64 {
+pub(crate) fn id_hash(id: EventId) -> u64 {
     mix(id.0 as u64 ^ mix((id.0 >> 64) as u64))
 }
 
-fn name_hash(name: &[u8]) -> u64 {
+pub(crate) fn name_hash(name: &[u8]) -> u64 {
     // Filters are rebuilt from the tables on open, never stored: any stable-in-process
     // hash will do.
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -514,7 +519,7 @@ impl Index {
             .and_then(|v| keys::trailing_u64(&v))
             .map_or(Seq::ZERO, Seq);
         if let Some(pending) = tree.get(META_SEALING)?.and_then(|v| keys::trailing_u64(&v)) {
-            discard_partial_seal(log, tree, sealed, Seq(pending), head)?;
+            crate::seal::discard_partial_seal(log, tree, sealed, Seq(pending), head)?;
         }
         let mut chunks = Vec::new();
         let (sealed_ids, sealed_streams) = (Summary::default(), Summary::default());
@@ -635,6 +640,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_summary_grows_without_false_negatives() {
+        let summary = Summary::default();
+        let members: Vec<u64> = (0..600_000u128).map(|i| id_hash(EventId(i * 3))).collect();
+        for part in members.chunks(50_000) {
+            summary.add(part);
+        }
+        assert_eq!(summary.read().len(), 2, "2^18 then 2^19 ids");
+        assert!(members.iter().all(|h| summary.may_hold(*h)));
+        let false_pos = (0..100_000u128)
+            .filter(|i| summary.may_hold(id_hash(EventId(i * 3 + 1))))
+            .count();
+        assert!(false_pos < 3_000, "{false_pos} false positives in 100,000");
+    }
+
+    #[test]
     fn postings_round_trip() {
         let seqs = [1, 2, 300, 70_000, 1 << 40];
         let mut buf = Vec::new();
@@ -738,279 +758,4 @@ pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
         "upgraded the store to format 2 (subject index)"
     );
     Ok(())
-}
-
-/// Writes the chunk ending at `last` without ever holding sled's batch lock for long.
-///
-/// sled's `apply_batch` holds a lock that every other read and write of the database waits
-/// for: one batch of a chunk's ten thousand keys stalled the writer and every reader for
-/// 50–130 ms. So the keys go in one by one, between two markers:
-///
-/// 1. `Msealing = last`, then a flush (which also makes the chunk's events durable: the
-///    writer freezes a memtable as soon as its last group is applied);
-/// 2. every key of the chunk, then a flush;
-/// 3. `Mindexed = last` with `Msealing` removed, in one (two-key) atomic batch.
-///
-/// Readers never see the chunk before 3: postings are read up to `Mindexed` (the index's
-/// `sealed`), the tables only through the in-memory chunk list. After a crash before 3,
-/// the next open finds `Msealing` past `Mindexed` and removes what reached the tree
-/// ([`discard_partial_seal`]); the events are re-derived from the log as always.
-pub fn write_chunk(
-    tree: &sled::Tree,
-    entries: Vec<KeyValue>,
-    last: Seq,
-) -> Result<(), sled::Error> {
-    tree.insert(META_SEALING, &last.0.to_be_bytes())?;
-    tree.flush()?;
-    for (k, v) in entries {
-        tree.insert(k, v)?;
-    }
-    tree.flush()?;
-    let mut done = sled::Batch::default();
-    done.insert(META_INDEXED, &last.0.to_be_bytes());
-    done.remove(META_SEALING);
-    tree.apply_batch(done)
-}
-
-/// On open, a seal cut short by a crash (`Msealing` past `Mindexed`): removes whatever of
-/// its chunk reached the tree. Its keys are those of the same events re-derived from the
-/// log (they were flushed before the marker was written).
-fn discard_partial_seal(
-    log: &sled::Tree,
-    tree: &sled::Tree,
-    sealed: Seq,
-    pending: Seq,
-    head: Seq,
-) -> Result<(), crate::ReadError> {
-    let mut batch = sled::Batch::default();
-    if pending > sealed {
-        if pending <= head {
-            let mem = Memtable::from_log(log, sealed.next(), pending)?;
-            for (k, _) in mem.chunk(pending).0 {
-                batch.remove(k);
-            }
-        } else {
-            // The log ends before the marker (it cannot, short of damage): sweep the
-            // tree for keys of that chunk.
-            for k in tree.iter().keys() {
-                let k = k?;
-                let ours = k.first().is_some_and(|t| keys::INDEX_PREFIXES.contains(t));
-                if ours && keys::trailing_u64(&k) == Some(pending.0) {
-                    batch.remove(k);
-                }
-            }
-        }
-        tracing::warn!(%sealed, %pending, "removed an index chunk whose sealing a crash cut short");
-    }
-    batch.remove(META_SEALING);
-    tree.apply_batch(batch)?;
-    tree.flush()?;
-    Ok(())
-}
-
-/// The sealer thread: writes each frozen memtable as a chunk ([`write_chunk`]), then moves
-/// it from `frozen` to `chunks`. A seal lost in a crash is re-derived from the log on open.
-/// Runs until the writer drops its sender.
-pub fn run_sealer(
-    tree: sled::Tree,
-    rx: std::sync::mpsc::Receiver<(std::sync::Arc<Memtable>, Seq)>,
-    index: std::sync::Arc<std::sync::RwLock<Index>>,
-) {
-    while let Ok((frozen, last)) = rx.recv() {
-        let (entries, chunk) = frozen.chunk(last);
-        let outcome = write_chunk(&tree, entries, last);
-        if outcome.is_ok() {
-            // Before the chunk counts as sealed (its ids are in the frozen memtable
-            // until then).
-            let (ids, streams) = {
-                let index = index.read().unwrap_or_else(|p| p.into_inner());
-                (index.sealed_ids.clone(), index.sealed_streams.clone())
-            };
-            ids.add(&frozen.ids.keys().map(|id| id_hash(*id)).collect::<Vec<_>>());
-            let names = frozen.streams.keys();
-            streams.add(
-                &names
-                    .map(|s| name_hash(s.as_str().as_bytes()))
-                    .collect::<Vec<_>>(),
-            );
-        }
-        let mut index = index.write().unwrap_or_else(|p| p.into_inner());
-        match outcome {
-            Ok(()) => {
-                index.sealed = last;
-                index.chunks.push(chunk);
-                index.frozen = None;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "sealing an index chunk failed");
-                index.failed = Some(e.to_string());
-                return;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod seal_tests {
-    use super::*;
-    use custos_core::{NewEvent, Payload, PrincipalId, TenantId, Timestamp};
-
-    #[test]
-    fn a_sealed_stream_is_found() {
-        let db = sled::Config::new().temporary(true).open().expect("db");
-        let tree = db.open_tree("t").expect("tree");
-        let mut mem = Memtable::default();
-        for (i, s) in [(1u64, "session:1"), (2, "session:0")] {
-            let e = NewEvent::new(
-                EventId(u128::from(i)),
-                PrincipalId::new("staff:a").expect("p"),
-                Payload::OnboardingOpened {
-                    tenant: TenantId::new("t").expect("t"),
-                },
-            )
-            .place(Seq(i), StreamId::new(s).expect("s"), 1, Timestamp(0));
-            mem.add(&e);
-        }
-        let (entries, _) = mem.chunk(Seq(2));
-        write_chunk(&tree, entries, Seq(2)).expect("write");
-        // Nothing after the chunk in the log: the index is the chunk alone.
-        let log = db.open_tree("log").expect("log");
-        let index = Index::open(&log, &tree, Seq(2)).expect("open");
-        assert!(index.mem.streams.is_empty());
-        for s in ["session:1", "session:0"] {
-            let v = index
-                .stream_version(&tree, &StreamId::new(s).expect("s"))
-                .expect("v");
-            assert_eq!(v, 1, "{s}");
-        }
-        let other = StreamId::new("session:2").expect("s");
-        assert_eq!(index.stream_version(&tree, &other).expect("v"), 0);
-        assert_eq!(index.seq_of(&tree, EventId(2)).expect("id"), Some(Seq(2)));
-        assert_eq!(index.seq_of(&tree, EventId(3)).expect("id"), None);
-    }
-
-    #[test]
-    fn the_summary_grows_without_false_negatives() {
-        let summary = Summary::default();
-        let members: Vec<u64> = (0..600_000u128).map(|i| id_hash(EventId(i * 3))).collect();
-        for part in members.chunks(50_000) {
-            summary.add(part);
-        }
-        assert_eq!(summary.read().len(), 2, "2^18 then 2^19 ids");
-        assert!(members.iter().all(|h| summary.may_hold(*h)));
-        let false_pos = (0..100_000u128)
-            .filter(|i| summary.may_hold(id_hash(EventId(i * 3 + 1))))
-            .count();
-        assert!(false_pos < 3_000, "{false_pos} false positives in 100,000");
-    }
-}
-
-#[cfg(test)]
-mod crash_tests {
-    use super::*;
-    use custos_core::{codec, Digest, NewEvent, Payload, PrincipalId, TenantId, Timestamp};
-
-    /// Ten events over three tenants and two actors, written to `log` as packs.
-    fn log_of_ten(log: &sled::Tree) -> Vec<Event> {
-        let events: Vec<Event> = (1..=10u64)
-            .map(|i| {
-                NewEvent::new(
-                    EventId(u128::from(i)),
-                    PrincipalId::new(format!("staff:{}", i % 2)).expect("p"),
-                    Payload::OnboardingOpened {
-                        tenant: TenantId::new(format!("t{}", i % 3)).expect("t"),
-                    },
-                )
-                .place(
-                    Seq(i),
-                    StreamId::new(format!("s:{i}")).expect("s"),
-                    1,
-                    Timestamp(0),
-                )
-            })
-            .collect();
-        let mut batch = sled::Batch::default();
-        let mut pack = crate::packs::PackBuilder::default();
-        for e in &events {
-            let record = codec::encode(e).expect("encode");
-            pack.push(&mut batch, e.seq, &Digest([0; 32]), &record);
-        }
-        pack.finish(&mut batch);
-        log.apply_batch(batch).expect("log");
-        events
-    }
-
-    /// A database with [`log_of_ten`] in a log tree beside an empty index tree.
-    fn ten_events() -> (sled::Db, sled::Tree, sled::Tree, Vec<Event>) {
-        let db = sled::Config::new().temporary(true).open().expect("db");
-        let log = db.open_tree("log").expect("log");
-        let tree = db.open_tree("index").expect("index");
-        let events = log_of_ten(&log);
-        (db, log, tree, events)
-    }
-
-    /// The keys of the chunk of `events`, ending at the last one.
-    fn chunk_of(events: &[Event]) -> Vec<KeyValue> {
-        let mut mem = Memtable::default();
-        events.iter().for_each(|e| mem.add(e));
-        mem.chunk(events.last().expect("events").seq).0
-    }
-
-    /// Every seq the tree's tenant postings list for `tenant`, in key order.
-    fn sealed_tenant_seqs(tree: &sled::Tree, tenant: &str) -> Vec<u64> {
-        tree.scan_prefix(keys::named_prefix(keys::TENANT, tenant))
-            .flat_map(|kv| postings::decode(&kv.expect("read").1).expect("postings"))
-            .collect()
-    }
-
-    #[test]
-    fn a_seal_cut_short_leaves_nothing_behind() {
-        let (_db, log, tree, events) = ten_events();
-        // The sealer of the chunk ending at 6 wrote its marker and every other key, then
-        // the process died.
-        let entries = chunk_of(&events[..6]);
-        assert!(entries.len() > 4, "postings, id and stream tables");
-        tree.insert(META_SEALING, &6u64.to_be_bytes())
-            .expect("marker");
-        for (k, v) in entries.iter().step_by(2) {
-            tree.insert(k, v.as_slice()).expect("key");
-        }
-
-        let index = Index::open(&log, &tree, Seq(10)).expect("open");
-        assert_eq!(index.sealed, Seq::ZERO);
-        assert!(index.chunks.is_empty());
-        assert_eq!(index.mem.len, 10, "every event back in the memtable");
-        assert_eq!(
-            tree.iter().count(),
-            0,
-            "the partial chunk and its marker are gone"
-        );
-
-        // The next seal ends elsewhere (as after a restart, group boundaries differ): each
-        // event is listed once.
-        write_chunk(&tree, chunk_of(&events[..8]), Seq(8)).expect("seal");
-        for t in 0..3u64 {
-            let want: Vec<u64> = (1..=8).filter(|i| i % 3 == t).collect();
-            assert_eq!(sealed_tenant_seqs(&tree, &format!("t{t}")), want, "t{t}");
-        }
-        let index = Index::open(&log, &tree, Seq(10)).expect("reopen");
-        assert_eq!(index.sealed, Seq(8));
-        assert_eq!(index.chunks.len(), 1);
-        assert_eq!(index.mem.len, 2);
-        assert!(tree.get(META_SEALING).expect("get").is_none());
-    }
-
-    #[test]
-    fn a_seal_whose_marker_stayed_behind_its_checkpoint_is_kept() {
-        let (_db, log, tree, events) = ten_events();
-        write_chunk(&tree, chunk_of(&events[..6]), Seq(6)).expect("seal");
-        // A marker at the checkpoint itself: the chunk is whole.
-        tree.insert(META_SEALING, &6u64.to_be_bytes())
-            .expect("marker");
-        let index = Index::open(&log, &tree, Seq(10)).expect("open");
-        assert_eq!(index.sealed, Seq(6));
-        assert_eq!(index.chunks.len(), 1);
-        assert_eq!(sealed_tenant_seqs(&tree, "t0"), vec![3, 6]);
-        assert!(tree.get(META_SEALING).expect("get").is_none());
-    }
 }

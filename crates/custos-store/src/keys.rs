@@ -4,7 +4,7 @@
 //!   consumers — small values; one `apply_batch` writes a group's records, its head and
 //!   its time entry atomically.
 //! - [`INDEX_TREE`]: the sealed index chunks (postings, id and stream tables),
-//!   `Mindexed` and `Msealing`, written by the sealer (`index::write_chunk`).
+//!   `Mindexed` and `Msealing`, written by the sealer (`seal::write_chunk`).
 //! - [`SNAPSHOT_TREE`]: projection snapshots (outside the chain).
 //!
 //! The bulky values live apart from the log because sled rewrites a whole leaf (up to

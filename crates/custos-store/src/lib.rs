@@ -42,6 +42,7 @@ mod keys;
 mod packs;
 mod project;
 mod replay;
+mod seal;
 mod store;
 mod verify;
 mod writer;

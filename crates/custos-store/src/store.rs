@@ -413,7 +413,7 @@ impl Store {
             let (tree, index) = (trees.index.clone(), index.clone());
             std::thread::Builder::new()
                 .name("custos-sealer".into())
-                .spawn(move || crate::index::run_sealer(tree, seal_rx, index))
+                .spawn(move || crate::seal::run_sealer(tree, seal_rx, index))
                 .map_err(|e| OpenError::Io {
                     path: path.clone(),
                     source: sled::Error::Io(e),
