@@ -635,6 +635,55 @@ impl Index {
     }
 }
 
+/// Upgrades a format-1 store (before subject postings): the subject postings of every
+/// sealed event, written as one chunk ending at the last sealed seq, and the format set
+/// to 2, in one atomic batch. The memtable (events after it) is re-derived on open as
+/// always, with its subjects.
+pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
+    let sealed = tree
+        .get(META_INDEXED)?
+        .and_then(|v| keys::trailing_u64(&v))
+        .unwrap_or(0);
+    let mut mem = Memtable::default();
+    // A format-1 store still has its log in one key per event.
+    let legacy = crate::packs::legacy_key;
+    for kv in tree.range(legacy(Seq(1))..=legacy(Seq(sealed))) {
+        let (k, v) = kv?;
+        let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
+        let record = keys::split_log_value(&v)
+            .map(|(_, r)| r)
+            .unwrap_or_default();
+        let event = custos_core::codec::decode(record).map_err(|e| crate::ReadError::Corrupt {
+            seq,
+            reason: e.to_string(),
+        })?;
+        for subject in event.payload.subjects() {
+            if mem.subjects.get(subject.as_str()).and_then(|l| l.last()) != Some(&seq.0) {
+                push(&mut mem.subjects, subject.as_str(), seq.0);
+            }
+        }
+    }
+    let mut batch = sled::Batch::default();
+    let mut buf = Vec::new();
+    for (p, seqs) in &mem.subjects {
+        buf.clear();
+        postings::encode(seqs, &mut buf);
+        batch.insert(
+            keys::with_u64(&keys::named_prefix(keys::SUBJECT, p), sealed),
+            buf.clone(),
+        );
+    }
+    // Format 2, whose layout (one tree) this still is: the move to format 3 follows.
+    batch.insert(keys::META_FORMAT, &[2]);
+    tree.apply_batch(batch)?;
+    tracing::info!(
+        sealed,
+        subjects = mem.subjects.len(),
+        "upgraded the store to format 2 (subject index)"
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,53 +758,4 @@ mod tests {
         assert_eq!(stream_table::find(&table, "grant:99999"), None);
         assert_eq!(stream_table::names(&table).count(), 300);
     }
-}
-
-/// Upgrades a format-1 store (before subject postings): the subject postings of every
-/// sealed event, written as one chunk ending at the last sealed seq, and the format set
-/// to 2, in one atomic batch. The memtable (events after it) is re-derived on open as
-/// always, with its subjects.
-pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
-    let sealed = tree
-        .get(META_INDEXED)?
-        .and_then(|v| keys::trailing_u64(&v))
-        .unwrap_or(0);
-    let mut mem = Memtable::default();
-    // A format-1 store still has its log in one key per event.
-    let legacy = crate::packs::legacy_key;
-    for kv in tree.range(legacy(Seq(1))..=legacy(Seq(sealed))) {
-        let (k, v) = kv?;
-        let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
-        let record = keys::split_log_value(&v)
-            .map(|(_, r)| r)
-            .unwrap_or_default();
-        let event = custos_core::codec::decode(record).map_err(|e| crate::ReadError::Corrupt {
-            seq,
-            reason: e.to_string(),
-        })?;
-        for subject in event.payload.subjects() {
-            if mem.subjects.get(subject.as_str()).and_then(|l| l.last()) != Some(&seq.0) {
-                push(&mut mem.subjects, subject.as_str(), seq.0);
-            }
-        }
-    }
-    let mut batch = sled::Batch::default();
-    let mut buf = Vec::new();
-    for (p, seqs) in &mem.subjects {
-        buf.clear();
-        postings::encode(seqs, &mut buf);
-        batch.insert(
-            keys::with_u64(&keys::named_prefix(keys::SUBJECT, p), sealed),
-            buf.clone(),
-        );
-    }
-    // Format 2, whose layout (one tree) this still is: the move to format 3 follows.
-    batch.insert(keys::META_FORMAT, &[2]);
-    tree.apply_batch(batch)?;
-    tracing::info!(
-        sealed,
-        subjects = mem.subjects.len(),
-        "upgraded the store to format 2 (subject index)"
-    );
-    Ok(())
 }
