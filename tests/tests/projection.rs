@@ -225,6 +225,15 @@ fn open_when_free(dir: &std::path::Path) -> sled::Db {
     sled::open(dir).expect("sled")
 }
 
+/// The store's settings with the chunks of [`demo_log`] (so that an upgrade's re-seal
+/// writes several).
+fn small_chunks() -> StoreConfig {
+    StoreConfig {
+        index_chunk_events: 400,
+        ..StoreConfig::default()
+    }
+}
+
 /// What each tree holds, by first key byte.
 fn first_bytes(db: &sled::Db, tree: &str) -> std::collections::BTreeSet<u8> {
     let tree = db.open_tree(tree).expect("tree");
@@ -246,7 +255,7 @@ fn a_store_of_format_1_is_upgraded_with_its_subject_index() {
         assert!(moved > 50, "{moved} index keys");
         assert!(!first_bytes(&db, "custos").contains(&b'J'));
     }
-    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen and upgrade");
     let mut listed = 0;
     for p in &principals {
         let by_index = store.principal_access_at(p, head).expect("by subject");
@@ -260,14 +269,14 @@ fn a_store_of_format_1_is_upgraded_with_its_subject_index() {
     let tree = db.open_tree("custos").expect("tree");
     assert_eq!(
         tree.get("Mformat").expect("get").as_deref(),
-        Some(&[4u8][..])
+        Some(&[5u8][..])
     );
     assert!(first_bytes(&db, "custos-index").contains(&b'J'));
     assert_eq!(first_bytes(&db, "custos"), log_tree_keys());
 }
 
-/// The first bytes of the keys of the log's tree in format 4: the packs, the metadata and
-/// the time index.
+/// The first bytes of the keys of the log's tree since format 4: the packs, the metadata
+/// and the time index.
 fn log_tree_keys() -> std::collections::BTreeSet<u8> {
     [b'G', b'M', b'W'].into_iter().collect()
 }
@@ -305,7 +314,7 @@ fn a_store_of_format_3_gets_its_log_packed_with_every_record_and_hash_unchanged(
             [b'L', b'M', b'W'].into_iter().collect()
         );
     }
-    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen and upgrade");
     assert_eq!(store.head(), head);
     assert_eq!(store.verify(Some(head)).expect("verify"), head);
     assert!(stored(&store) == before, "every record and hash as before");
@@ -332,7 +341,7 @@ fn a_store_of_format_3_gets_its_log_packed_with_every_record_and_hash_unchanged(
     let tree = db.open_tree("custos").expect("tree");
     assert_eq!(
         tree.get("Mformat").expect("get").as_deref(),
-        Some(&[4u8][..])
+        Some(&[5u8][..])
     );
 }
 
@@ -354,7 +363,7 @@ fn an_upgrade_to_format_4_cut_short_either_side_of_the_format_byte_completes_on_
         log.insert(&packs[5].0, packs[1].1.clone()).expect("insert");
         db.flush().expect("flush");
     }
-    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen and upgrade");
     assert_eq!(store.verify(Some(head)).expect("verify"), head);
     assert!(stored(&store) == before);
     drop(store);
@@ -362,6 +371,7 @@ fn an_upgrade_to_format_4_cut_short_either_side_of_the_format_byte_completes_on_
     {
         let db = open_when_free(dir.path());
         let log = db.open_tree("custos").expect("tree");
+        log.insert("Mformat", &[4]).expect("format");
         for (seq, hash, record) in before.iter().take(50) {
             let mut key = vec![b'L'];
             key.extend_from_slice(&seq.0.to_be_bytes());
@@ -372,12 +382,132 @@ fn an_upgrade_to_format_4_cut_short_either_side_of_the_format_byte_completes_on_
         db.flush().expect("flush");
         assert!(first_bytes(&db, "custos").contains(&b'L'));
     }
-    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen");
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen");
     assert_eq!(store.verify(Some(head)).expect("verify"), head);
     assert!(stored(&store) == before);
     drop(store);
     let db = open_when_free(dir.path());
     assert_eq!(first_bytes(&db, "custos"), log_tree_keys());
+}
+
+/// Rewrites a format-5 index tree as format 4 wrote it — one id table per chunk keyed by
+/// the chunk's last seq, one postings value per name per chunk likewise, one stream table
+/// per chunk — and sets the format byte to 4.
+fn back_to_format_4(db: &sled::Db) {
+    use custos_store::raw::{block_chunk, postings, trailing_u64, ID_TABLE, STREAM_TABLE};
+    let index = db.open_tree("custos-index").expect("index tree");
+    let mut ids: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
+    let mut lists: std::collections::BTreeMap<Vec<u8>, Vec<u64>> = Default::default();
+    let mut streams = std::collections::BTreeSet::new();
+    for kv in index.iter() {
+        let (k, v) = kv.expect("kv");
+        match k[0] {
+            ID_TABLE => ids
+                .entry(block_chunk(&k).expect("chunk"))
+                .or_default()
+                .extend_from_slice(&v),
+            STREAM_TABLE => {
+                streams.insert(block_chunk(&k).expect("chunk"));
+            }
+            b'M' => continue,
+            _ => lists
+                .entry(k[..k.len() - 8].to_vec())
+                .or_default()
+                .extend(postings::decode(&v).expect("postings")),
+        }
+        index.remove(&k).expect("remove");
+    }
+    let chunks: Vec<u64> = ids.keys().copied().collect();
+    assert!(chunks.len() >= 5, "{chunks:?}");
+    for (chunk, table) in ids {
+        index
+            .insert(with_u64(&[ID_TABLE], chunk), table)
+            .expect("ids");
+    }
+    for chunk in streams {
+        // A format-4 stream table (its content does not matter: the upgrade clears it).
+        index
+            .insert(with_u64(&[STREAM_TABLE], chunk), &[0, 0, 0, 0])
+            .expect("streams");
+    }
+    for (prefix, seqs) in lists {
+        let mut start = 0;
+        for chunk in &chunks {
+            let end = seqs.partition_point(|s| s <= chunk);
+            if end > start {
+                let mut buf = Vec::new();
+                postings::encode(&seqs[start..end], &mut buf);
+                index
+                    .insert(with_u64(&prefix, *chunk), buf)
+                    .expect("postings");
+            }
+            start = end;
+        }
+    }
+    assert!(index
+        .iter()
+        .keys()
+        .all(|k| trailing_u64(&k.expect("k")).is_some()));
+    let log = db.open_tree("custos").expect("log tree");
+    log.insert("Mformat", &[4]).expect("format");
+    db.flush().expect("flush");
+}
+
+fn with_u64(prefix: &[u8], n: u64) -> Vec<u8> {
+    custos_store::raw::with_u64(prefix, n)
+}
+
+#[test]
+fn a_store_of_format_4_gets_its_index_sealed_again_in_blocks() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = demo_log(dir.path());
+    let head = store.head();
+    let (whole, at) = plain_folds(&store, &[head.seq]).remove(0);
+    let principals = principals_at_head(&whole, at);
+    let old = store
+        .get(Seq(1234))
+        .expect("read")
+        .expect("1234")
+        .event()
+        .expect("decode");
+    let version = store.stream_version(&old.stream).expect("version");
+    assert!(version >= old.version);
+    drop(store);
+    {
+        let db = open_when_free(dir.path());
+        back_to_format_4(&db);
+    }
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen and upgrade");
+    // The tables are found again: an old event's id, an old stream's version...
+    assert_eq!(store.seq_of_event(old.id).expect("seq of"), Some(Seq(1234)));
+    assert_eq!(store.stream_version(&old.stream).expect("version"), version);
+    // ... and the postings: every principal's access through the subject index.
+    let mut listed = 0;
+    for p in &principals {
+        let by_index = store.principal_access_at(p, head.seq).expect("by subject");
+        let expected = whole.access_list(p, at);
+        assert_eq!(by_index.access_list(p, at), expected, "{p}");
+        listed += expected.len();
+    }
+    assert!(listed > 50, "{listed}");
+    assert_eq!(store.verify(Some(head)).expect("verify"), head);
+    drop(store);
+    let db = open_when_free(dir.path());
+    let log = db.open_tree("custos").expect("tree");
+    assert_eq!(
+        log.get("Mformat").expect("get").as_deref(),
+        Some(&[5u8][..])
+    );
+    let index = db.open_tree("custos-index").expect("tree");
+    let id_keys: Vec<usize> = index
+        .scan_prefix([custos_store::raw::ID_TABLE])
+        .keys()
+        .map(|k| k.expect("k").len())
+        .collect();
+    assert!(
+        id_keys.len() >= 5 && id_keys.iter().all(|l| *l == 25),
+        "{id_keys:?}"
+    );
 }
 
 #[test]
@@ -419,7 +549,7 @@ fn a_store_of_format_2_gets_its_index_and_snapshots_moved_out_of_the_log_tree() 
         (index_keys, log_keys)
     };
 
-    let store = Store::open(dir.path(), StoreConfig::default()).expect("reopen and upgrade");
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen and upgrade");
     assert_eq!(store.head(), head);
     assert_eq!(store.verify(Some(head)).expect("verify"), head);
     // The sealed index answers as before: subjects, event ids, snapshots.

@@ -44,8 +44,8 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the server on `data` (a fresh directory: the admin token is read from its
-    /// first-start line) and waits until it listens.
+    /// Starts the server on `data` and waits until it listens; the admin token is read
+    /// from its first-start line, or from the file an earlier first start wrote.
     pub fn start(data: &Path, extra: &[&str]) -> std::io::Result<ServerProcess> {
         use std::io::BufRead;
         let mut child = Command::new(std::env::current_exe()?)
@@ -71,9 +71,15 @@ impl ServerProcess {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
-                let admin = admin.ok_or_else(|| {
-                    std::io::Error::other("the server printed no admin token: not a fresh dir")
-                })?;
+                // Not a fresh directory: the token its first start wrote.
+                let admin = match admin {
+                    Some(admin) => admin,
+                    None => {
+                        std::fs::read_to_string(data.join(custos_server::tokens::ADMIN_TOKEN_FILE))?
+                            .trim()
+                            .to_owned()
+                    }
+                };
                 return Ok(ServerProcess { child, addr, admin });
             }
         }

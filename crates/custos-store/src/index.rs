@@ -5,12 +5,22 @@
 //! last seal in memory ([`Memtable`]) and, every `index_chunk_events` events, **seals** them
 //! into a chunk ([`crate::seal::write_chunk`], on the sealer thread):
 //!
-//! - tenant, actor and kind postings: one key per name per chunk, its value the chunk's
-//!   seqs for that name (delta-varint) — names repeat, so there are few keys;
-//! - streams and event ids, which mostly do not repeat: one sorted table per chunk each
-//!   (one sled value), with a Bloom filter per chunk kept in memory ([`Chunk`]) so that a
-//!   lookup opens only the tables that may hold its key;
+//! - tenant, actor, subject and kind postings: per name per chunk, the chunk's seqs for
+//!   that name (delta-varint), in blocks of at most [`POSTINGS_BLOCK`] seqs, each keyed
+//!   by its last seq — names repeat, so there are few keys;
+//! - streams and event ids, which mostly do not repeat: one sorted table per chunk each,
+//!   cut into blocks of about [`BLOCK_BYTES`] keyed by their last entry, with a Bloom
+//!   filter per chunk kept in memory ([`Chunk`]) so that a lookup opens only the chunks
+//!   that may hold its key, and in each one block;
 //! - `Mindexed`, the last sealed seq.
+//!
+//! Why blocks (store format 5): sled keeps a leaf of up to 16 keys as one page, and writes
+//! a page over 128 KiB to a blob file; a blob page, once read, stays in memory, because
+//! sled's cache counts it by the size of its pointer in the log, not of its contents. One
+//! table per chunk (3 MiB of ids at 131,072 events) made the index's leaves blobs of up
+//! to 28 MiB, all read at open: a 10M-event store took 645 MiB before serving anything,
+//! whatever the cache size (docs/PERFORMANCE.md). With blocks, no index value is over a
+//! few KiB and no index leaf reaches the blob limit.
 //!
 //! The memtable is re-derived from the log after `Mindexed` on open, by the same function
 //! ([`Memtable::add`]) the writer uses, so the indexes can never disagree with the log.
@@ -27,6 +37,14 @@ pub const META_INDEXED: &[u8] = b"Mindexed";
 /// `M sealing` → `seq:u64be`: the chunk ending there is being written (see
 /// [`crate::seal::write_chunk`]).
 pub const META_SEALING: &[u8] = b"Msealing";
+
+/// The most seqs in one postings value (at most ~3 bytes each within a chunk).
+pub const POSTINGS_BLOCK: usize = 1024;
+/// An id or stream table block is cut once it holds this many bytes (a single stream
+/// entry longer than that is a block of its own).
+pub const BLOCK_BYTES: usize = 4096;
+/// Entries (`id:16 ‖ seq:8`) per id-table block.
+const ID_BLOCK: usize = BLOCK_BYTES / 24;
 
 /// Posting lists: delta-varint seqs.
 pub mod postings {
@@ -141,13 +159,16 @@ impl Memtable {
     }
 
     /// The keys and values of the chunk ending at `last` — postings, id table, stream
-    /// table — and its in-memory part.
+    /// table, each in blocks — and its in-memory part.
     pub fn chunk(&self, last: Seq) -> (Vec<KeyValue>, Chunk) {
         let mut entries = Vec::new();
         let mut put = |prefix: Vec<u8>, seqs: &[u64]| {
-            let mut buf = Vec::new();
-            postings::encode(seqs, &mut buf);
-            entries.push((keys::with_u64(&prefix, last.0), buf));
+            for block in seqs.chunks(POSTINGS_BLOCK) {
+                let mut buf = Vec::new();
+                postings::encode(block, &mut buf);
+                let block_last = block.last().copied().unwrap_or(last.0);
+                entries.push((keys::with_u64(&prefix, block_last), buf));
+            }
         };
         for (t, seqs) in &self.tenants {
             put(keys::named_prefix(keys::TENANT, t), seqs);
@@ -163,17 +184,36 @@ impl Memtable {
         }
         let mut ids: Vec<(EventId, Seq)> = self.ids.iter().map(|(i, s)| (*i, *s)).collect();
         ids.sort_unstable();
-        let mut table = Vec::with_capacity(ids.len() * 24);
-        for (id, seq) in &ids {
-            table.extend_from_slice(&id.to_bytes());
-            table.extend_from_slice(&seq.0.to_be_bytes());
+        for block in ids.chunks(ID_BLOCK) {
+            let mut table = Vec::with_capacity(block.len() * 24);
+            for (id, seq) in block {
+                table.extend_from_slice(&id.to_bytes());
+                table.extend_from_slice(&seq.0.to_be_bytes());
+            }
+            let (block_last, _) = block[block.len() - 1];
+            entries.push((keys::id_block(last, block_last).to_vec(), table));
         }
         let mut streams: Vec<(&StreamId, &(u64, Vec<u64>))> = self.streams.iter().collect();
-        streams.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let stream_table = stream_table::encode(&streams);
-        let chunk = Chunk::from_tables(last, &table, &stream_table);
-        entries.push((keys::with_u64(&[keys::ID_TABLE], last.0), table));
-        entries.push((keys::with_u64(&[keys::STREAM_TABLE], last.0), stream_table));
+        streams.sort_unstable_by(|a, b| a.0.as_str().as_bytes().cmp(b.0.as_str().as_bytes()));
+        let mut start = 0;
+        let mut bytes = 0;
+        for (i, (name, (_, seqs))) in streams.iter().enumerate() {
+            // An entry's size, near enough: name, first version, count, deltas.
+            bytes += name.as_str().len() + 12 + 3 * seqs.len();
+            if bytes >= BLOCK_BYTES || i + 1 == streams.len() {
+                let block = &streams[start..=i];
+                entries.push((
+                    keys::stream_block(last, name.as_str()),
+                    stream_table::encode(block),
+                ));
+                (start, bytes) = (i + 1, 0);
+            }
+        }
+        let stream_hashes = streams
+            .iter()
+            .map(|(s, _)| name_hash(s.as_str().as_bytes()))
+            .collect();
+        let chunk = Chunk::new(last, ids.iter().map(|(id, _)| *id).collect(), stream_hashes);
         (entries, chunk)
     }
 
@@ -339,28 +379,16 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    /// Builds the filters from the stored tables.
-    pub fn from_tables(last: Seq, id_table: &[u8], stream_table: &[u8]) -> Chunk {
-        Chunk::with_hashes(last, id_table, stream_table).0
-    }
-
-    /// [`Chunk::from_tables`], with the hashes of the chunk's ids and of its streams (for
-    /// the [`Summary`] filters).
-    fn with_hashes(last: Seq, id_table: &[u8], stream_table: &[u8]) -> (Chunk, Vec<u64>, Vec<u64>) {
-        let ids: Vec<EventId> = id_table
-            .chunks_exact(24)
-            .map(|c| EventId(u128::from_be_bytes(c[..16].try_into().unwrap_or([0; 16]))))
-            .collect();
+    /// The chunk ending at `last`, from its ids (sorted) and its streams' name hashes.
+    pub fn new(last: Seq, ids: Vec<EventId>, stream_hashes: Vec<u64>) -> Chunk {
         let id_hashes: Vec<u64> = ids.iter().map(|id| id_hash(*id)).collect();
-        let stream_hashes: Vec<u64> = stream_table::names(stream_table).map(name_hash).collect();
-        let chunk = Chunk {
+        Chunk {
             last,
             id_min: ids.first().copied().unwrap_or(EventId(u128::MAX)),
             id_max: ids.last().copied().unwrap_or(EventId(0)),
             ids: Filter::new(&id_hashes),
             streams: Filter::new(&stream_hashes),
-        };
-        (chunk, id_hashes, stream_hashes)
+        }
     }
 
     fn may_hold_id(&self, id: EventId) -> bool {
@@ -485,6 +513,21 @@ pub fn find_in_id_table(table: &[u8], id: EventId) -> Option<Seq> {
     None
 }
 
+/// `(first version, seqs)` of `stream` in the sealed chunk ending at `chunk`: the chunk's
+/// first stream block whose last name is not below the stream's, searched.
+fn find_stream(
+    tree: &sled::Tree,
+    chunk: Seq,
+    stream: &StreamId,
+) -> Result<Option<(u64, Vec<u64>)>, sled::Error> {
+    let from = keys::stream_block(chunk, stream.as_str());
+    let to = keys::with_u64(&[keys::STREAM_TABLE], chunk.0.saturating_add(1));
+    match tree.range(from..to).next() {
+        Some(kv) => Ok(stream_table::find(&kv?.1, stream.as_str())),
+        None => Ok(None),
+    }
+}
+
 /// The whole index state: shared by the writer, the sealer and readers.
 ///
 /// Seqs are covered in three layers, without overlap: sealed chunks up to `sealed`; the
@@ -521,18 +564,39 @@ impl Index {
         if let Some(pending) = tree.get(META_SEALING)?.and_then(|v| keys::trailing_u64(&v)) {
             crate::seal::discard_partial_seal(log, tree, sealed, Seq(pending), head)?;
         }
-        let mut chunks = Vec::new();
-        let (sealed_ids, sealed_streams) = (Summary::default(), Summary::default());
+        // Every sealed chunk's ids (blocks in key order: chunk by chunk, ids ascending)
+        // and stream names, for the filters.
+        let mut ids: std::collections::BTreeMap<u64, Vec<EventId>> = Default::default();
         for kv in tree.scan_prefix([keys::ID_TABLE]) {
-            let (k, ids) = kv?;
-            let last = Seq(keys::trailing_u64(&k).unwrap_or(0));
-            let streams = tree
-                .get(keys::with_u64(&[keys::STREAM_TABLE], last.0))?
-                .unwrap_or_default();
-            let (chunk, id_hashes, stream_hashes) = Chunk::with_hashes(last, &ids, &streams);
-            sealed_ids.add(&id_hashes);
+            let (k, block) = kv?;
+            let Some(chunk) = keys::block_chunk(&k).filter(|c| *c <= sealed.0) else {
+                continue;
+            };
+            let list = ids.entry(chunk).or_default();
+            list.extend(
+                block
+                    .chunks_exact(24)
+                    .map(|c| EventId(u128::from_be_bytes(c[..16].try_into().unwrap_or([0; 16])))),
+            );
+        }
+        let mut streams: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+        for kv in tree.scan_prefix([keys::STREAM_TABLE]) {
+            let (k, block) = kv?;
+            let Some(chunk) = keys::block_chunk(&k).filter(|c| *c <= sealed.0) else {
+                continue;
+            };
+            streams
+                .entry(chunk)
+                .or_default()
+                .extend(stream_table::names(&block).map(name_hash));
+        }
+        let (sealed_ids, sealed_streams) = (Summary::default(), Summary::default());
+        let mut chunks = Vec::with_capacity(ids.len());
+        for (last, ids) in ids {
+            let stream_hashes = streams.remove(&last).unwrap_or_default();
+            sealed_ids.add(&ids.iter().map(|id| id_hash(*id)).collect::<Vec<_>>());
             sealed_streams.add(&stream_hashes);
-            chunks.push(chunk);
+            chunks.push(Chunk::new(Seq(last), ids, stream_hashes));
         }
         let mem = Memtable::from_log(log, sealed.next(), head)?;
         Ok(Index {
@@ -567,8 +631,11 @@ impl Index {
             return Ok(None);
         }
         for chunk in self.chunks.iter().rev().filter(|c| c.may_hold_id(id)) {
-            if let Some(table) = tree.get(keys::with_u64(&[keys::ID_TABLE], chunk.last.0))? {
-                if let Some(seq) = find_in_id_table(&table, id) {
+            // The chunk's first block whose last id is not below `id`.
+            let from = keys::id_block(chunk.last, id);
+            let to = keys::id_block(chunk.last, EventId(u128::MAX));
+            if let Some(kv) = tree.range(from..=to).next() {
+                if let Some(seq) = find_in_id_table(&kv?.1, id) {
                     return Ok(Some(seq));
                 }
             }
@@ -589,15 +656,12 @@ impl Index {
             .iter()
             .filter(|c| sealed && c.may_hold_stream(stream))
         {
-            let key = keys::with_u64(&[keys::STREAM_TABLE], chunk.last.0);
-            if let Some(table) = tree.get(key)? {
-                if let Some((first, seqs)) = stream_table::find(&table, stream.as_str()) {
-                    out.extend(
-                        seqs.into_iter()
-                            .enumerate()
-                            .map(|(i, s)| (first + i as u64, s)),
-                    );
-                }
+            if let Some((first, seqs)) = find_stream(tree, chunk.last, stream)? {
+                out.extend(
+                    seqs.into_iter()
+                        .enumerate()
+                        .map(|(i, s)| (first + i as u64, s)),
+                );
             }
         }
         let memtables: Vec<&Memtable> = self.memtables().collect();
@@ -624,11 +688,8 @@ impl Index {
             .rev()
             .filter(|c| c.may_hold_stream(stream))
         {
-            let key = keys::with_u64(&[keys::STREAM_TABLE], chunk.last.0);
-            if let Some(table) = tree.get(key)? {
-                if let Some((first, seqs)) = stream_table::find(&table, stream.as_str()) {
-                    return Ok(first + seqs.len() as u64 - 1);
-                }
+            if let Some((first, seqs)) = find_stream(tree, chunk.last, stream)? {
+                return Ok(first + seqs.len() as u64 - 1);
             }
         }
         Ok(0)
@@ -701,6 +762,96 @@ mod tests {
             .filter(|i| summary.may_hold(id_hash(EventId(i * 3 + 1))))
             .count();
         assert!(false_pos < 3_000, "{false_pos} false positives in 100,000");
+    }
+
+    #[test]
+    fn a_big_chunk_is_written_in_small_blocks_and_every_key_is_found() {
+        use custos_core::{NewEvent, Payload, PrincipalId, TenantId, Timestamp};
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let tree = db.open_tree("index").expect("tree");
+        // 20,000 events: ids scattered, 5,000 streams of 4 events (one of 2,000), one
+        // tenant and one kind on every event.
+        let mut mem = Memtable::default();
+        let stream_of = |i: u64| match i % 10 {
+            0 => "tenant:big".to_owned(),
+            _ => format!("grant:{:05}", i % 5_000),
+        };
+        let id_of = |i: u64| EventId(u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c));
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        for i in 1..=20_000u64 {
+            let stream = stream_of(i);
+            let v = versions.entry(stream.clone()).or_default();
+            *v += 1;
+            let e = NewEvent::new(
+                id_of(i),
+                PrincipalId::new("staff:a").expect("p"),
+                Payload::OnboardingOpened {
+                    tenant: TenantId::new("t").expect("t"),
+                },
+            )
+            .place(Seq(i), StreamId::new(&stream).expect("s"), *v, Timestamp(0));
+            mem.add(&e);
+        }
+        let (entries, _) = mem.chunk(Seq(20_000));
+        for (k, v) in &entries {
+            // One stream's entry may exceed a block by itself: "tenant:big" (2,000 seqs).
+            let bound = if k[0] == keys::STREAM_TABLE {
+                8 * BLOCK_BYTES
+            } else {
+                BLOCK_BYTES
+            };
+            assert!(v.len() <= bound, "{} bytes under {:?}", v.len(), &k[..1]);
+        }
+        let blocks = |tag: u8| entries.iter().filter(|(k, _)| k[0] == tag).count();
+        assert!(
+            blocks(keys::ID_TABLE) >= 20_000 * 24 / BLOCK_BYTES,
+            "id blocks"
+        );
+        assert!(blocks(keys::STREAM_TABLE) > 10, "stream blocks");
+        assert_eq!(blocks(keys::TENANT), 20_000usize.div_ceil(POSTINGS_BLOCK));
+        crate::seal::write_chunk(&tree, entries, Seq(20_000)).expect("seal");
+        let log = db.open_tree("log").expect("log");
+        let index = Index::open(&log, &tree, Seq(20_000)).expect("open");
+        assert_eq!(index.chunks.len(), 1);
+        for i in (1..=20_000u64).step_by(7) {
+            assert_eq!(
+                index.seq_of(&tree, id_of(i)).expect("id"),
+                Some(Seq(i)),
+                "{i}"
+            );
+        }
+        assert_eq!(index.seq_of(&tree, EventId(3)).expect("id"), None);
+        let mut names: Vec<(&String, &u64)> = versions.iter().collect();
+        names.sort();
+        // Every 13th stream, the big one (first) included.
+        for (name, v) in names.into_iter().rev().step_by(13) {
+            let stream = StreamId::new(name).expect("s");
+            assert_eq!(
+                index.stream_version(&tree, &stream).expect("v"),
+                *v,
+                "{name}"
+            );
+            let entries = index.stream_entries(&tree, &stream).expect("entries");
+            let want: Vec<u64> = (1..=20_000u64).filter(|i| stream_of(*i) == *name).collect();
+            assert_eq!(
+                entries.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+                want,
+                "{name}"
+            );
+        }
+        for absent in ["grant:99999", "a", "zzz"] {
+            let stream = StreamId::new(absent).expect("s");
+            assert_eq!(
+                index.stream_version(&tree, &stream).expect("v"),
+                0,
+                "{absent}"
+            );
+        }
+        let tenant: Vec<u64> = tree
+            .scan_prefix(keys::named_prefix(keys::TENANT, "t"))
+            .flat_map(|kv| postings::decode(&kv.expect("read").1).expect("postings"))
+            .collect();
+        assert_eq!(tenant, (1..=20_000).collect::<Vec<_>>());
     }
 
     #[test]

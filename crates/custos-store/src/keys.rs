@@ -12,23 +12,28 @@
 //! blob file: in one tree the leaf at the log's tail also held the first index tables or
 //! snapshots after it, and every few groups rewrote megabytes (docs/PERFORMANCE.md).
 
-use custos_core::{Digest, EventKind, Head, Seq, Timestamp};
+use custos_core::{Digest, EventId, EventKind, Head, Seq, Timestamp};
 
 /// The log of store formats 1–3, one key per event: `L ‖ seq:u64be` → `hash(seq):32 ‖
 /// record`. Read only to upgrade such a store (the log is now in packs, `crate::packs`).
 pub const LEGACY_LOG: u8 = b'L';
-/// Tenant postings: `T ‖ len:u8 ‖ tenant ‖ chunk_last_seq:u64be` → postings.
+/// Tenant postings: `T ‖ len:u8 ‖ tenant ‖ block_last_seq:u64be` → postings of at most
+/// `index::POSTINGS_BLOCK` seqs, the last being `block_last_seq` (store format 5; before,
+/// one value per chunk keyed by the chunk's last seq — either way every seq of a value is
+/// at most its key's and above the key before it).
 pub const TENANT: u8 = b'T';
-/// Actor postings: `A ‖ len:u8 ‖ actor ‖ chunk_last_seq:u64be` → postings.
+/// Actor postings: `A ‖ len:u8 ‖ actor ‖ block_last_seq:u64be` → postings.
 pub const ACTOR: u8 = b'A';
-/// Subject postings (store format 2): `J ‖ len:u8 ‖ principal ‖ chunk_last_seq:u64be` →
+/// Subject postings (store format 2): `J ‖ len:u8 ‖ principal ‖ block_last_seq:u64be` →
 /// postings of the events naming the principal as a subject (`Payload::subjects`).
 pub const SUBJECT: u8 = b'J';
-/// Kind postings: `K ‖ kind:u16be ‖ chunk_last_seq:u64be` → postings.
+/// Kind postings: `K ‖ kind:u16be ‖ block_last_seq:u64be` → postings.
 pub const KIND: u8 = b'K';
-/// Sealed event-id table: `e ‖ chunk_last_seq:u64be` → `(id:u128be ‖ seq:u64be)*`, sorted.
+/// Sealed event-id table, in blocks: `e ‖ chunk_last_seq:u64be ‖ last_id:u128be` →
+/// `(id:u128be ‖ seq:u64be)*`, sorted, at most `index::BLOCK_BYTES`.
 pub const ID_TABLE: u8 = b'e';
-/// Sealed stream table: `s ‖ chunk_last_seq:u64be` → see `index::stream_table`.
+/// Sealed stream table, in blocks: `s ‖ chunk_last_seq:u64be ‖ last_name` → a table of
+/// the streams up to that name (`index::stream_table`), about `index::BLOCK_BYTES`.
 pub const STREAM_TABLE: u8 = b's';
 /// Time index, one entry per committed group: `W ‖ recorded_at:u64be(offset) ‖ first_seq:u64be`.
 pub const TIME: u8 = b'W';
@@ -48,9 +53,10 @@ pub const META_VERIFIED: &[u8] = b"Mverified";
 pub const META_FORMAT: &[u8] = b"Mformat";
 /// The store layout written by this version: 2 added the subject postings; 3 moved the
 /// index chunks and the snapshots out of the log's tree; 4 packs each group's records
-/// into one value (`crate::packs`). Older stores are upgraded on open, one step after
-/// the other (see `store::open_trees`).
-pub const STORE_FORMAT: u8 = 4;
+/// into one value (`crate::packs`); 5 cuts the index's tables and postings into blocks
+/// (`crate::index`). Older stores are upgraded on open, one step after the other (see
+/// `store::open_trees`).
+pub const STORE_FORMAT: u8 = 5;
 
 /// The tree of the log, its metadata, the time index and the consumers.
 pub const LOG_TREE: &str = "custos";
@@ -78,6 +84,26 @@ pub fn with_u64(prefix: &[u8], n: u64) -> Vec<u8> {
     k.extend_from_slice(prefix);
     k.extend_from_slice(&n.to_be_bytes());
     k
+}
+
+/// `e ‖ chunk_last ‖ last_id`: the key of an id-table block.
+pub fn id_block(chunk_last: Seq, last_id: EventId) -> [u8; 25] {
+    let mut k = [ID_TABLE; 25];
+    k[1..9].copy_from_slice(&chunk_last.0.to_be_bytes());
+    k[9..].copy_from_slice(&last_id.to_bytes());
+    k
+}
+
+/// `s ‖ chunk_last ‖ last_name`: the key of a stream-table block.
+pub fn stream_block(chunk_last: Seq, last_name: &str) -> Vec<u8> {
+    let mut k = with_u64(&[STREAM_TABLE], chunk_last.0);
+    k.extend_from_slice(last_name.as_bytes());
+    k
+}
+
+/// The chunk (its last seq) of an id- or stream-table block's key.
+pub fn block_chunk(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.get(1..9)?.try_into().ok()?))
 }
 
 /// `K ‖ kind`.

@@ -58,7 +58,8 @@ pub use verify::{verify_dir, VerifyDirError};
 /// Raw access to the key layout for tamper tests and benchmarks; not a stable API.
 #[doc(hidden)]
 pub mod raw {
-    pub use crate::index::postings::get_varint;
+    pub use crate::index::postings::{self, get_varint};
+    pub use crate::index::{BLOCK_BYTES, POSTINGS_BLOCK};
     pub use crate::keys::*;
     pub use crate::packs::{edit_entries, entry_value, PackBuilder, PACK};
 }

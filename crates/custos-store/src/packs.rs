@@ -321,7 +321,8 @@ pub fn repack_legacy(db: &sled::Db, tree: &sled::Tree) -> Result<u64, sled::Erro
     builder.finish(&mut batch);
     tree.apply_batch(batch)?;
     db.flush()?;
-    tree.insert(crate::keys::META_FORMAT, &[crate::keys::STORE_FORMAT])?;
+    // Format 4, whose index is still one table per chunk: format 5 follows.
+    tree.insert(crate::keys::META_FORMAT, &[4])?;
     db.flush()?;
     remove_legacy(db, tree)?;
     tracing::info!(events, "upgraded the store to format 4 (packed log)");

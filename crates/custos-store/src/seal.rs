@@ -57,11 +57,20 @@ pub(crate) fn discard_partial_seal(
             }
         } else {
             // The log ends before the marker (it cannot, short of damage): sweep the
-            // tree for keys of that chunk.
+            // tree for keys of that chunk — table blocks name it, postings blocks end
+            // within it.
             for k in tree.iter().keys() {
                 let k = k?;
-                let ours = k.first().is_some_and(|t| keys::INDEX_PREFIXES.contains(t));
-                if ours && keys::trailing_u64(&k) == Some(pending.0) {
+                let ours = match k.first() {
+                    Some(&keys::ID_TABLE | &keys::STREAM_TABLE) => {
+                        keys::block_chunk(&k) == Some(pending.0)
+                    }
+                    Some(t) if keys::INDEX_PREFIXES.contains(t) => {
+                        keys::trailing_u64(&k).is_some_and(|s| s > sealed.0 && s <= pending.0)
+                    }
+                    _ => false,
+                };
+                if ours {
                     batch.remove(k);
                 }
             }
@@ -72,6 +81,39 @@ pub(crate) fn discard_partial_seal(
     tree.apply_batch(batch)?;
     tree.flush()?;
     Ok(())
+}
+
+/// Upgrades a format-4 store (one id and one stream table per chunk, postings one value
+/// per name per chunk) to format 5 (blocks, `crate::index`): clears the index tree, seals
+/// the log again from its first event in chunks of `chunk_events` ([`write_chunk`], each
+/// safe against a crash by itself; the events after the last whole chunk are left to the
+/// memtable, as after any open), then sets the format. A crash before the format is set
+/// leaves a format-4 store whose next open starts over. Returns the chunks written.
+pub(crate) fn reseal_index(
+    db: &sled::Db,
+    log: &sled::Tree,
+    tree: &sled::Tree,
+    chunk_events: usize,
+) -> Result<u64, crate::ReadError> {
+    tree.clear()?;
+    db.flush()?;
+    let last = crate::packs::last_seq(log)?;
+    let step = chunk_events.max(1) as u64;
+    let (mut sealed, mut chunks) = (Seq::ZERO, 0);
+    while last.0 - sealed.0 >= step {
+        let end = Seq(sealed.0 + step);
+        let mem = Memtable::from_log(log, sealed.next(), end)?;
+        write_chunk(tree, mem.chunk(end).0, end)?;
+        (sealed, chunks) = (end, chunks + 1);
+    }
+    log.insert(keys::META_FORMAT, &[5])?;
+    db.flush()?;
+    tracing::info!(
+        chunks,
+        %sealed,
+        "upgraded the store to format 5 (index tables and postings in blocks)"
+    );
+    Ok(chunks)
 }
 
 /// The sealer thread: writes each frozen memtable as a chunk ([`write_chunk`]), then moves

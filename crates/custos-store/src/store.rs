@@ -292,7 +292,11 @@ pub(crate) struct Trees {
 }
 
 /// The store's trees, checked for their format; an older store is upgraded first.
-pub(crate) fn open_trees(db: &sled::Db, path: &Path) -> Result<Trees, OpenError> {
+pub(crate) fn open_trees(
+    db: &sled::Db,
+    path: &Path,
+    chunk_events: usize,
+) -> Result<Trees, OpenError> {
     let io = |source| OpenError::Io {
         path: path.to_owned(),
         source,
@@ -325,15 +329,22 @@ pub(crate) fn open_trees(db: &sled::Db, path: &Path) -> Result<Trees, OpenError>
         move_out_of_log_tree(db, &trees).map_err(io)?;
     }
     match format {
-        1..=3 => {
-            crate::packs::repack_legacy(db, &trees.log).map_err(io)?;
+        1..=4 => {
+            if format == 4 {
+                // An upgrade to format 4 may have stopped after setting the format.
+                crate::packs::remove_legacy(db, &trees.log).map_err(io)?;
+            } else {
+                crate::packs::repack_legacy(db, &trees.log).map_err(io)?;
+            }
+            crate::seal::reseal_index(db, &trees.log, &trees.index, chunk_events).map_err(|e| {
+                match e {
+                    ReadError::Io(source) => io(source),
+                    other => io(sled::Error::Unsupported(other.to_string())),
+                }
+            })?;
             Ok(trees)
         }
-        f if f == keys::STORE_FORMAT => {
-            // An upgrade to format 4 that stopped after setting the format.
-            crate::packs::remove_legacy(db, &trees.log).map_err(io)?;
-            Ok(trees)
-        }
+        f if f == keys::STORE_FORMAT => Ok(trees),
         found => Err(OpenError::Format {
             path: path.to_owned(),
             found,
@@ -390,7 +401,7 @@ impl Store {
     pub fn open(path: impl AsRef<Path>, config: StoreConfig) -> Result<Store, OpenError> {
         let path = path.as_ref().to_owned();
         let db = open_db(&path, config.cache_bytes)?;
-        let trees = open_trees(&db, &path)?;
+        let trees = open_trees(&db, &path, config.index_chunk_events)?;
         let tree = trees.log.clone();
         let head = check_tail(&db, &tree, &path)?;
         let last_time = last_recorded_at(&tree, head.seq).map_err(|source| OpenError::Io {

@@ -1,15 +1,19 @@
-//! custos's memory footprint in a process of its own (issue 7's "peak RSS < 1 GiB at
-//! 10M events"): the demo generated lazily and appended by 64 appenders, then a rebuild,
-//! a full verify and as-of and audit queries, with the process's peak resident set
-//! (`VmHWM`) after each phase and the disk bytes per event.
+//! custos's memory footprint (issue 7's "peak RSS < 1 GiB at 10M events"), each role in
+//! a process of its own: the demo generated lazily and appended by 64 appenders through
+//! the store's API (this process, so the generator's state is in its peak); then
+//! **`custos serve` on that log in a child process** (the binary's own entry point, via
+//! `run_as_custos_if_asked`), which opens the store and rebuilds its access and findings
+//! projections before it listens, then answers as-of tenant access and audit first pages
+//! over HTTP at random points — the child's peak resident set (`VmHWM`) is the server's;
+//! then a full verify back in this process, and the disk bytes per event.
 //!
 //! `cargo run --release -p custos-tools --bin bench-footprint -- --events 10000000`
 //! `cargo run --release -p custos-tools --bin bench-footprint -- --events 10000000 --generator-only`
 //!
-//! The generator's own state (the simulated accounts) lives in the same process; run
-//! with `--generator-only` to see what it alone takes. `bench-peers` holds its whole
-//! workload in memory to feed three systems the same events, so its process size is not
-//! custos's.
+//! With `--data DIR` the log is kept in DIR, and a DIR that already holds one is not
+//! appended to again (the server phase alone, on the same log). `bench-peers` holds its
+//! whole workload in memory to feed three systems the same events, so its process size
+//! is not custos's.
 
 /// The `custos` binary's allocator, for every system measured here.
 #[global_allocator]
@@ -19,14 +23,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
-use custos_core::access::Access;
-use custos_core::{Seq, TenantId, Timestamp};
+use custos_core::{Seq, Timestamp};
 use custos_demo::{Demo, DemoConfig};
 use custos_store::{ManualClock, Store, StoreConfig};
-use custos_tools::{
-    audit_first_page, dir_bytes, peak_rss_kib, percentile, store_appends_from, tenant_as_of,
-};
+use custos_tools::http_load::ServerProcess;
+use custos_tools::{dir_bytes, peak_rss_kib, percentile, proc_status_kib, store_appends_from};
 use rand::{Rng, SeedableRng};
+use serde_json::Value;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -45,9 +48,13 @@ struct Args {
     /// Only run the generator (its own peak resident set).
     #[arg(long)]
     generator_only: bool,
+    /// Keep the log in this directory (one that already holds a log is not appended to).
+    #[arg(long)]
+    data: Option<std::path::PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
+    custos_tools::http_load::run_as_custos_if_asked();
     let args = Args::parse();
     let demo = Demo::new(DemoConfig {
         events: args.events,
@@ -65,100 +72,172 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let dir = tempfile::tempdir()?;
-    let clock = Arc::new(ManualClock::new(Timestamp(0)));
-    let store = Store::open(
-        dir.path(),
-        StoreConfig {
-            clock: clock.clone(),
-            cache_bytes: args.cache_mb << 20,
-            ..StoreConfig::default()
-        },
-    )?;
-    println!(
-        "opened (sled cache {} MiB): peak RSS {} MiB",
-        args.cache_mb,
-        peak_rss_kib() / 1024
-    );
+    let tmp = tempfile::tempdir()?;
+    let dir = args
+        .data
+        .clone()
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let rt = tokio::runtime::Runtime::new()?;
 
-    // Append: the generator behind a lock, 64 tasks taking one event at a time.
-    let t = Instant::now();
-    tokio::runtime::Runtime::new()?.block_on(store_appends_from(
-        &store,
-        demo,
-        args.appenders,
-        Some(clock.clone()),
-    ));
-    let head = store.head();
+    // 1. The append, in this process (with the generator).
+    let (head, first, last) = {
+        let clock = Arc::new(ManualClock::new(Timestamp(0)));
+        let store = Store::open(
+            &dir,
+            StoreConfig {
+                clock: clock.clone(),
+                cache_bytes: args.cache_mb << 20,
+                ..StoreConfig::default()
+            },
+        )?;
+        if store.head().seq == Seq::ZERO {
+            let t = Instant::now();
+            // The generator behind a lock, 64 tasks taking one event at a time.
+            rt.block_on(store_appends_from(
+                &store,
+                demo,
+                args.appenders,
+                Some(clock.clone()),
+            ));
+            let n = store.head().seq.0 as f64;
+            println!(
+                "append (sled cache {} MiB): {} events in {:.1} s ({:.0}/s): peak RSS of this process {} MiB (the generator's state included)",
+                args.cache_mb,
+                store.head().seq,
+                t.elapsed().as_secs_f64(),
+                n / t.elapsed().as_secs_f64(),
+                peak_rss_kib() / 1024
+            );
+        } else {
+            println!(
+                "the log in {} holds {} events already: not appended to",
+                dir.display(),
+                store.head().seq
+            );
+        }
+        let time_of = |seq| -> anyhow::Result<i64> {
+            Ok(store
+                .get(seq)?
+                .map(|s| s.event())
+                .transpose()?
+                .map_or(0, |e| e.recorded_at.0))
+        };
+        let head = store.head();
+        (head, time_of(Seq(1))?, time_of(head.seq)?)
+        // The store is dropped here: its lock is free for the server.
+    };
     let n = head.seq.0 as f64;
+
+    // 2. `custos serve` on the log, in a child process.
+    let cache = (args.cache_mb).to_string();
+    let t = Instant::now();
+    let server = ServerProcess::start(&dir, &["--cache-mb", &cache])?;
+    let pid = server.pid().to_string();
     println!(
-        "appended {} events in {:.1} s ({:.0}/s): peak RSS {} MiB",
-        head.seq,
+        "server (sled cache {} MiB): open + access and findings rebuilt, listening after {:.1} s ({:.0} events/s): peak RSS {} MiB",
+        args.cache_mb,
         t.elapsed().as_secs_f64(),
         n / t.elapsed().as_secs_f64(),
-        peak_rss_kib() / 1024
+        proc_status_kib(&pid, "VmHWM") / 1024
     );
-
-    let t = Instant::now();
-    let mut access = Access::default();
-    store.replay(Seq(1), head.seq, |e| access.apply(e))?;
+    let (asof, audit) = rt.block_on(server_queries(&server, args.queries, first, last))?;
     println!(
-        "rebuild: {:.0} events/s: peak RSS {} MiB",
-        n / t.elapsed().as_secs_f64(),
-        peak_rss_kib() / 1024
-    );
-    let tenants: Vec<TenantId> = access.tenants().map(|(t, _)| t.clone()).collect();
-    drop(access);
-    println!("projection dropped: peak RSS {} MiB", peak_rss_kib() / 1024);
-
-    let t = Instant::now();
-    let verified = store.verify(None)?;
-    anyhow::ensure!(verified == store.head(), "verify reached {verified:?}");
-    println!(
-        "verify: {:.0} events/s: peak RSS {} MiB",
-        n / t.elapsed().as_secs_f64(),
-        peak_rss_kib() / 1024
-    );
-
-    // Queries at random points, as `bench-peers` asks them.
-    let first = store
-        .get(Seq(1))?
-        .map(|s| s.event())
-        .transpose()?
-        .map_or(0, |e| e.recorded_at.0);
-    let last = store
-        .get(head.seq)?
-        .map(|s| s.event())
-        .transpose()?
-        .map_or(0, |e| e.recorded_at.0);
-    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
-    let (mut asof, mut audit) = (Vec::new(), Vec::new());
-    for _ in 0..args.queries {
-        let at = Timestamp(rng.gen_range(first..=last));
-        let tenant = &tenants[rng.gen_range(0..tenants.len())];
-        let t = Instant::now();
-        std::hint::black_box(tenant_as_of(&store, tenant, at)?);
-        asof.push(t.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        std::hint::black_box(audit_first_page(&store, tenant, at)?);
-        audit.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    asof.sort_by(f64::total_cmp);
-    audit.sort_by(f64::total_cmp);
-    println!(
-        "queries ({}): as-of tenant p50 {:.1} / p99 {:.1} ms; audit first page p50 {:.1} / p99 {:.1} ms: peak RSS {} MiB",
+        "server, {} queries over HTTP at random points: as-of tenant access p50 {:.1} / p99 {:.1} ms; audit first page (90 days, 100) p50 {:.1} / p99 {:.1} ms: server peak RSS {} MiB, resident now {} MiB",
         args.queries,
         percentile(&asof, 0.5),
         percentile(&asof, 0.99),
         percentile(&audit, 0.5),
         percentile(&audit, 0.99),
+        proc_status_kib(&pid, "VmHWM") / 1024,
+        proc_status_kib(&pid, "VmRSS") / 1024
+    );
+    drop(server);
+
+    // 3. Verify, back in this process.
+    let store = Store::open(
+        &dir,
+        StoreConfig {
+            cache_bytes: args.cache_mb << 20,
+            ..StoreConfig::default()
+        },
+    )?;
+    let t = Instant::now();
+    let verified = store.verify(None)?;
+    anyhow::ensure!(verified == store.head(), "verify reached {verified:?}");
+    println!(
+        "verify: {:.0} events/s: peak RSS of this process {} MiB",
+        store.head().seq.0 as f64 / t.elapsed().as_secs_f64(),
         peak_rss_kib() / 1024
     );
-    store.flush()?;
+    drop(store);
     println!(
         "disk: {:.0} bytes per event ({} MiB)",
-        dir_bytes(dir.path()) as f64 / n,
-        dir_bytes(dir.path()) >> 20
+        dir_bytes(&dir) as f64 / n,
+        dir_bytes(&dir) >> 20
     );
     Ok(())
+}
+
+/// As-of tenant access and the audit window's first page, `queries` of each at random
+/// points (tenants from `GET /v1/tenants`); each latency in ms, sorted.
+async fn server_queries(
+    server: &ServerProcess,
+    queries: usize,
+    first: i64,
+    last: i64,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let url = format!("http://{}", server.addr);
+    let client = reqwest::Client::new();
+    let get = |path: String, query: Vec<(&'static str, String)>| {
+        client
+            .get(format!("{url}{path}"))
+            .bearer_auth(&server.admin)
+            .query(&query)
+            .send()
+    };
+    let listed: Value = get("/v1/tenants".into(), vec![]).await?.json().await?;
+    let tenants: Vec<String> = listed["tenants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["tenant"].as_str().map(str::to_owned))
+        .collect();
+    anyhow::ensure!(!tenants.is_empty(), "GET /v1/tenants listed none: {listed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let (mut asof, mut audit) = (Vec::new(), Vec::new());
+    for _ in 0..queries {
+        let at = Timestamp(rng.gen_range(first..=last));
+        let tenant = &tenants[rng.gen_range(0..tenants.len())];
+        let t = Instant::now();
+        let res = get(
+            format!("/v1/tenants/{tenant}/access"),
+            vec![("as_of", at.to_string())],
+        )
+        .await?;
+        // A tenant created after `at` is a 404 ("no tenant"): an answer too.
+        anyhow::ensure!(
+            res.status().is_success() || res.status() == reqwest::StatusCode::NOT_FOUND,
+            "as-of: {}",
+            res.text().await?
+        );
+        std::hint::black_box(res.bytes().await?);
+        asof.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let res = get(
+            "/v1/audit".into(),
+            vec![
+                ("tenant", tenant.clone()),
+                ("from", at.plus_secs(-90 * 86_400).to_string()),
+                ("to", at.to_string()),
+                ("limit", "100".into()),
+            ],
+        )
+        .await?;
+        anyhow::ensure!(res.status().is_success(), "audit: {}", res.text().await?);
+        std::hint::black_box(res.bytes().await?);
+        audit.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    asof.sort_by(f64::total_cmp);
+    audit.sort_by(f64::total_cmp);
+    Ok((asof, audit))
 }
