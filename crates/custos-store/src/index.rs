@@ -32,6 +32,8 @@ use custos_core::{Event, EventId, EventKind, Seq, StreamId};
 
 use crate::keys;
 
+pub use crate::tables::{find_in_id_table, postings, stream_table};
+
 /// `M indexed` → `seq:u64be`: every event up to here is in sealed chunks.
 pub const META_INDEXED: &[u8] = b"Mindexed";
 /// `M sealing` → `seq:u64be`: the chunk ending there is being written (see
@@ -45,59 +47,6 @@ pub const POSTINGS_BLOCK: usize = 1024;
 pub const BLOCK_BYTES: usize = 4096;
 /// Entries (`id:16 ‖ seq:8`) per id-table block.
 const ID_BLOCK: usize = BLOCK_BYTES / 24;
-
-/// Posting lists: delta-varint seqs.
-pub mod postings {
-    /// Appends `n` as LEB128.
-    pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-        while n >= 0x80 {
-            out.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        out.push(n as u8);
-    }
-
-    /// Reads one LEB128 value.
-    pub fn get_varint(buf: &mut &[u8]) -> Option<u64> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&b, rest) = buf.split_first()?;
-            *buf = rest;
-            n |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(n);
-            }
-        }
-        None
-    }
-
-    /// Encodes ascending seqs.
-    pub fn encode(seqs: &[u64], out: &mut Vec<u8>) {
-        put_varint(out, seqs.len() as u64);
-        let mut prev = 0;
-        for s in seqs {
-            put_varint(out, s - prev);
-            prev = *s;
-        }
-    }
-
-    /// Decodes what [`encode`] wrote, leaving `buf` after it.
-    pub fn decode_from(buf: &mut &[u8]) -> Option<Vec<u64>> {
-        let n = get_varint(buf)?;
-        let mut out = Vec::with_capacity(n.min(1 << 20) as usize);
-        let mut prev = 0u64;
-        for _ in 0..n {
-            prev = prev.checked_add(get_varint(buf)?)?;
-            out.push(prev);
-        }
-        Some(out)
-    }
-
-    /// Decodes a whole value.
-    pub fn decode(mut buf: &[u8]) -> Option<Vec<u64>> {
-        decode_from(&mut buf)
-    }
-}
 
 /// The not-yet-sealed index entries.
 #[derive(Debug, Default, Clone)]
@@ -235,75 +184,6 @@ impl Memtable {
             mem.add(&event);
         }
         Ok(mem)
-    }
-}
-
-/// A sorted table of streams: `count:u32be ‖ offset:u32be × count ‖ entries`, each entry
-/// `len:u8 ‖ name ‖ first_version:varint ‖ postings`, offsets relative to the entries.
-pub mod stream_table {
-    use custos_core::StreamId;
-
-    use super::postings;
-
-    /// Encodes streams sorted by name.
-    pub fn encode(streams: &[(&StreamId, &(u64, Vec<u64>))]) -> Vec<u8> {
-        let mut entries = Vec::new();
-        let mut offsets = Vec::with_capacity(streams.len());
-        for (name, (first, seqs)) in streams {
-            offsets.push(entries.len() as u32);
-            entries.push(name.as_str().len() as u8);
-            entries.extend_from_slice(name.as_str().as_bytes());
-            postings::put_varint(&mut entries, *first);
-            postings::encode(seqs, &mut entries);
-        }
-        let mut out = Vec::with_capacity(4 + 4 * offsets.len() + entries.len());
-        out.extend_from_slice(&(offsets.len() as u32).to_be_bytes());
-        for o in offsets {
-            out.extend_from_slice(&o.to_be_bytes());
-        }
-        out.extend_from_slice(&entries);
-        out
-    }
-
-    fn count(table: &[u8]) -> usize {
-        table
-            .get(..4)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, |b| u32::from_be_bytes(b) as usize)
-    }
-
-    /// The entry at index `i`: its name and the rest of the table after the name.
-    fn entry(table: &[u8], i: usize) -> Option<(&[u8], &[u8])> {
-        let n = count(table);
-        let base = 4 + 4 * n;
-        let off = u32::from_be_bytes(table.get(4 + 4 * i..8 + 4 * i)?.try_into().ok()?) as usize;
-        let at = table.get(base + off..)?;
-        let (&len, rest) = at.split_first()?;
-        let name = rest.get(..len as usize)?;
-        Some((name, &rest[len as usize..]))
-    }
-
-    /// Every stream name in the table.
-    pub fn names(table: &[u8]) -> impl Iterator<Item = &[u8]> {
-        (0..count(table)).filter_map(move |i| entry(table, i).map(|(n, _)| n))
-    }
-
-    /// `(first version, seqs)` of `name`, by binary search.
-    pub fn find(table: &[u8], name: &str) -> Option<(u64, Vec<u64>)> {
-        let (mut lo, mut hi) = (0usize, count(table));
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let (n, mut rest) = entry(table, mid)?;
-            match n.cmp(name.as_bytes()) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => {
-                    let first = postings::get_varint(&mut rest)?;
-                    return Some((first, postings::decode_from(&mut rest)?));
-                }
-            }
-        }
-        None
     }
 }
 
@@ -496,23 +376,6 @@ impl Summary {
     }
 }
 
-/// Binary search of a stored id table.
-pub fn find_in_id_table(table: &[u8], id: EventId) -> Option<Seq> {
-    let n = table.len() / 24;
-    let want = id.to_bytes();
-    let (mut lo, mut hi) = (0usize, n);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        let entry = &table[mid * 24..mid * 24 + 24];
-        match entry[..16].cmp(&want[..]) {
-            std::cmp::Ordering::Less => lo = mid + 1,
-            std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => return keys::trailing_u64(entry).map(Seq),
-        }
-    }
-    None
-}
-
 /// `(first version, seqs)` of `stream` in the sealed chunk ending at `chunk`: the chunk's
 /// first stream block whose last name is not below the stream's, searched.
 fn find_stream(
@@ -564,39 +427,45 @@ impl Index {
         if let Some(pending) = tree.get(META_SEALING)?.and_then(|v| keys::trailing_u64(&v)) {
             crate::seal::discard_partial_seal(log, tree, sealed, Seq(pending), head)?;
         }
-        // Every sealed chunk's ids (blocks in key order: chunk by chunk, ids ascending)
-        // and stream names, for the filters.
-        let mut ids: std::collections::BTreeMap<u64, Vec<EventId>> = Default::default();
+        // The filters of every sealed chunk: its streams' name hashes first, then its
+        // ids, one chunk at a time (the blocks come in key order: chunk by chunk, ids
+        // ascending), so that only one chunk's ids are held at once.
+        let mut streams: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+        for kv in tree.scan_prefix([keys::STREAM_TABLE]) {
+            let (k, block) = kv?;
+            if let Some(chunk) = keys::block_chunk(&k).filter(|c| *c <= sealed.0) {
+                let names = stream_table::names(&block).map(name_hash);
+                streams.entry(chunk).or_default().extend(names);
+            }
+        }
+        let (sealed_ids, sealed_streams) = (Summary::default(), Summary::default());
+        let mut chunks = Vec::new();
+        let mut finish = |last: u64, ids: Vec<EventId>| {
+            let stream_hashes = streams.remove(&last).unwrap_or_default();
+            sealed_ids.add(&ids.iter().map(|id| id_hash(*id)).collect::<Vec<_>>());
+            sealed_streams.add(&stream_hashes);
+            chunks.push(Chunk::new(Seq(last), ids, stream_hashes));
+        };
+        let mut current: Option<(u64, Vec<EventId>)> = None;
         for kv in tree.scan_prefix([keys::ID_TABLE]) {
             let (k, block) = kv?;
             let Some(chunk) = keys::block_chunk(&k).filter(|c| *c <= sealed.0) else {
                 continue;
             };
-            let list = ids.entry(chunk).or_default();
-            list.extend(
+            if current.as_ref().is_some_and(|(c, _)| *c != chunk) {
+                if let Some((c, ids)) = current.take() {
+                    finish(c, ids);
+                }
+            }
+            let (_, ids) = current.get_or_insert_with(|| (chunk, Vec::new()));
+            ids.extend(
                 block
                     .chunks_exact(24)
                     .map(|c| EventId(u128::from_be_bytes(c[..16].try_into().unwrap_or([0; 16])))),
             );
         }
-        let mut streams: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
-        for kv in tree.scan_prefix([keys::STREAM_TABLE]) {
-            let (k, block) = kv?;
-            let Some(chunk) = keys::block_chunk(&k).filter(|c| *c <= sealed.0) else {
-                continue;
-            };
-            streams
-                .entry(chunk)
-                .or_default()
-                .extend(stream_table::names(&block).map(name_hash));
-        }
-        let (sealed_ids, sealed_streams) = (Summary::default(), Summary::default());
-        let mut chunks = Vec::with_capacity(ids.len());
-        for (last, ids) in ids {
-            let stream_hashes = streams.remove(&last).unwrap_or_default();
-            sealed_ids.add(&ids.iter().map(|id| id_hash(*id)).collect::<Vec<_>>());
-            sealed_streams.add(&stream_hashes);
-            chunks.push(Chunk::new(Seq(last), ids, stream_hashes));
+        if let Some((c, ids)) = current {
+            finish(c, ids);
         }
         let mem = Memtable::from_log(log, sealed.next(), head)?;
         Ok(Index {
@@ -694,55 +563,6 @@ impl Index {
         }
         Ok(0)
     }
-}
-
-/// Upgrades a format-1 store (before subject postings): the subject postings of every
-/// sealed event, written as one chunk ending at the last sealed seq, and the format set
-/// to 2, in one atomic batch. The memtable (events after it) is re-derived on open as
-/// always, with its subjects.
-pub fn upgrade_to_subjects(tree: &sled::Tree) -> Result<(), crate::ReadError> {
-    let sealed = tree
-        .get(META_INDEXED)?
-        .and_then(|v| keys::trailing_u64(&v))
-        .unwrap_or(0);
-    let mut mem = Memtable::default();
-    // A format-1 store still has its log in one key per event.
-    let legacy = crate::packs::legacy_key;
-    for kv in tree.range(legacy(Seq(1))..=legacy(Seq(sealed))) {
-        let (k, v) = kv?;
-        let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
-        let record = keys::split_log_value(&v)
-            .map(|(_, r)| r)
-            .unwrap_or_default();
-        let event = custos_core::codec::decode(record).map_err(|e| crate::ReadError::Corrupt {
-            seq,
-            reason: e.to_string(),
-        })?;
-        for subject in event.payload.subjects() {
-            if mem.subjects.get(subject.as_str()).and_then(|l| l.last()) != Some(&seq.0) {
-                push(&mut mem.subjects, subject.as_str(), seq.0);
-            }
-        }
-    }
-    let mut batch = sled::Batch::default();
-    let mut buf = Vec::new();
-    for (p, seqs) in &mem.subjects {
-        buf.clear();
-        postings::encode(seqs, &mut buf);
-        batch.insert(
-            keys::with_u64(&keys::named_prefix(keys::SUBJECT, p), sealed),
-            buf.clone(),
-        );
-    }
-    // Format 2, whose layout (one tree) this still is: the move to format 3 follows.
-    batch.insert(keys::META_FORMAT, &[2]);
-    tree.apply_batch(batch)?;
-    tracing::info!(
-        sealed,
-        subjects = mem.subjects.len(),
-        "upgraded the store to format 2 (subject index)"
-    );
-    Ok(())
 }
 
 #[cfg(test)]
@@ -855,15 +675,6 @@ mod tests {
     }
 
     #[test]
-    fn postings_round_trip() {
-        let seqs = [1, 2, 300, 70_000, 1 << 40];
-        let mut buf = Vec::new();
-        postings::encode(&seqs, &mut buf);
-        assert_eq!(postings::decode(&buf), Some(seqs.to_vec()));
-        assert_eq!(postings::decode(&buf[..buf.len() - 1]), None);
-    }
-
-    #[test]
     fn filters_have_no_false_negatives_and_few_false_positives() {
         let hashes: Vec<u64> = (0..10_000u128)
             .map(|i| id_hash(EventId(i * 7 + 3)))
@@ -874,39 +685,5 @@ mod tests {
             .filter(|i| f.may_hold(id_hash(EventId(i * 7 + 4))))
             .count();
         assert!(false_pos < 300, "{false_pos} false positives in 10000");
-    }
-
-    #[test]
-    fn id_tables_are_searched() {
-        let mut ids: Vec<(EventId, Seq)> = (0..1000u64)
-            .map(|i| (EventId(u128::from(i) * 31 % 1009), Seq(i + 1)))
-            .collect();
-        ids.sort_unstable();
-        let mut table = Vec::new();
-        for (id, seq) in &ids {
-            table.extend_from_slice(&id.to_bytes());
-            table.extend_from_slice(&seq.0.to_be_bytes());
-        }
-        for (id, seq) in &ids {
-            assert_eq!(find_in_id_table(&table, *id), Some(*seq));
-        }
-        assert_eq!(find_in_id_table(&table, EventId(5000)), None);
-    }
-
-    #[test]
-    fn stream_tables_are_searched() {
-        let names: Vec<StreamId> = (0..300)
-            .map(|i| StreamId::new(format!("grant:{i:05}")).expect("name"))
-            .collect();
-        let data: Vec<(u64, Vec<u64>)> = (0..300u64)
-            .map(|i| (i + 1, vec![i * 10, i * 10 + 3]))
-            .collect();
-        let pairs: Vec<(&StreamId, &(u64, Vec<u64>))> = names.iter().zip(data.iter()).collect();
-        let table = stream_table::encode(&pairs);
-        for (name, d) in &pairs {
-            assert_eq!(stream_table::find(&table, name.as_str()).as_ref(), Some(*d));
-        }
-        assert_eq!(stream_table::find(&table, "grant:99999"), None);
-        assert_eq!(stream_table::names(&table).count(), 300);
     }
 }

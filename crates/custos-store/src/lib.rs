@@ -44,6 +44,8 @@ mod project;
 mod replay;
 mod seal;
 mod store;
+mod tables;
+mod upgrade;
 mod verify;
 mod writer;
 

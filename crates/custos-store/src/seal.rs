@@ -83,39 +83,6 @@ pub(crate) fn discard_partial_seal(
     Ok(())
 }
 
-/// Upgrades a format-4 store (one id and one stream table per chunk, postings one value
-/// per name per chunk) to format 5 (blocks, `crate::index`): clears the index tree, seals
-/// the log again from its first event in chunks of `chunk_events` ([`write_chunk`], each
-/// safe against a crash by itself; the events after the last whole chunk are left to the
-/// memtable, as after any open), then sets the format. A crash before the format is set
-/// leaves a format-4 store whose next open starts over. Returns the chunks written.
-pub(crate) fn reseal_index(
-    db: &sled::Db,
-    log: &sled::Tree,
-    tree: &sled::Tree,
-    chunk_events: usize,
-) -> Result<u64, crate::ReadError> {
-    tree.clear()?;
-    db.flush()?;
-    let last = crate::packs::last_seq(log)?;
-    let step = chunk_events.max(1) as u64;
-    let (mut sealed, mut chunks) = (Seq::ZERO, 0);
-    while last.0 - sealed.0 >= step {
-        let end = Seq(sealed.0 + step);
-        let mem = Memtable::from_log(log, sealed.next(), end)?;
-        write_chunk(tree, mem.chunk(end).0, end)?;
-        (sealed, chunks) = (end, chunks + 1);
-    }
-    log.insert(keys::META_FORMAT, &[5])?;
-    db.flush()?;
-    tracing::info!(
-        chunks,
-        %sealed,
-        "upgraded the store to format 5 (index tables and postings in blocks)"
-    );
-    Ok(chunks)
-}
-
 /// The sealer thread: writes each frozen memtable as a chunk ([`write_chunk`]), then moves
 /// it from `frozen` to `chunks`. A seal lost in a crash is re-derived from the log on open.
 /// Runs until the writer drops its sender.

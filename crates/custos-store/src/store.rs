@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::index::{postings, Index, Memtable};
 use crate::keys;
+use crate::upgrade::{open_trees, Trees};
 use crate::verify::{check_tail, last_recorded_at};
 use crate::writer::{Msg, Writer};
 use crate::{AppendError, Clock, OpenError, ReadError, SystemClock};
@@ -278,121 +279,6 @@ pub(crate) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, OpenErr
             }
         }
     }
-}
-
-/// The store's trees (see [`keys`]).
-#[derive(Debug, Clone)]
-pub(crate) struct Trees {
-    /// The log, its metadata, the time index, the consumers.
-    pub log: sled::Tree,
-    /// The sealed index chunks and `Mindexed`.
-    pub index: sled::Tree,
-    /// The projection snapshots.
-    pub snapshots: sled::Tree,
-}
-
-/// The store's trees, checked for their format; an older store is upgraded first.
-pub(crate) fn open_trees(
-    db: &sled::Db,
-    path: &Path,
-    chunk_events: usize,
-) -> Result<Trees, OpenError> {
-    let io = |source| OpenError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let trees = Trees {
-        log: db.open_tree(keys::LOG_TREE).map_err(io)?,
-        index: db.open_tree(keys::INDEX_TREE).map_err(io)?,
-        snapshots: db.open_tree(keys::SNAPSHOT_TREE).map_err(io)?,
-    };
-    let format = trees.log.get(keys::META_FORMAT).map_err(io)?;
-    let format = match format.as_deref() {
-        None => {
-            trees
-                .log
-                .insert(keys::META_FORMAT, &[keys::STORE_FORMAT])
-                .map_err(io)?;
-            return Ok(trees);
-        }
-        Some([f]) => *f,
-        Some(_) => 0,
-    };
-    if format == 1 {
-        crate::index::upgrade_to_subjects(&trees.log).map_err(|e| match e {
-            ReadError::Io(source) => io(source),
-            other => io(sled::Error::Unsupported(other.to_string())),
-        })?;
-        db.flush().map_err(io)?;
-    }
-    if matches!(format, 1 | 2) {
-        move_out_of_log_tree(db, &trees).map_err(io)?;
-    }
-    match format {
-        1..=4 => {
-            if format == 4 {
-                // An upgrade to format 4 may have stopped after setting the format.
-                crate::packs::remove_legacy(db, &trees.log).map_err(io)?;
-            } else {
-                crate::packs::repack_legacy(db, &trees.log).map_err(io)?;
-            }
-            crate::seal::reseal_index(db, &trees.log, &trees.index, chunk_events).map_err(|e| {
-                match e {
-                    ReadError::Io(source) => io(source),
-                    other => io(sled::Error::Unsupported(other.to_string())),
-                }
-            })?;
-            Ok(trees)
-        }
-        f if f == keys::STORE_FORMAT => Ok(trees),
-        found => Err(OpenError::Format {
-            path: path.to_owned(),
-            found,
-            expected: keys::STORE_FORMAT,
-        }),
-    }
-}
-
-/// Upgrades a format-2 layout to format 3: copies the index chunks, `Mindexed` and the
-/// snapshots from the log's tree to their own trees and flushes, then removes them from
-/// the log's tree and sets the format in one atomic batch. A crash before that batch
-/// leaves a format-2 store (copies overwrite on the next open); after it, format 3.
-fn move_out_of_log_tree(db: &sled::Db, trees: &Trees) -> Result<(), sled::Error> {
-    let mut moved = Vec::new();
-    let mut bytes = 0usize;
-    let mut copy = |target: &sled::Tree, kv: sled::Result<(sled::IVec, sled::IVec)>| {
-        let (k, v) = kv?;
-        bytes += v.len();
-        target.insert(&k, v)?;
-        moved.push(k);
-        Ok::<(), sled::Error>(())
-    };
-    for prefix in keys::INDEX_PREFIXES {
-        for kv in trees.log.scan_prefix([prefix]) {
-            copy(&trees.index, kv)?;
-        }
-    }
-    if let Some(v) = trees.log.get(crate::index::META_INDEXED)? {
-        copy(&trees.index, Ok((crate::index::META_INDEXED.into(), v)))?;
-    }
-    for kv in trees.log.scan_prefix([keys::SNAPSHOT]) {
-        copy(&trees.snapshots, kv)?;
-    }
-    db.flush()?;
-    let mut batch = sled::Batch::default();
-    for k in &moved {
-        batch.remove(k);
-    }
-    // Format 3, whose layout (one key per event) this still is: packing follows.
-    batch.insert(keys::META_FORMAT, &[3]);
-    trees.log.apply_batch(batch)?;
-    db.flush()?;
-    tracing::info!(
-        keys = moved.len(),
-        bytes,
-        "upgraded the store to format 3 (index and snapshots in their own trees)"
-    );
-    Ok(())
 }
 
 impl Store {

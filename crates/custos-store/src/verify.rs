@@ -6,7 +6,8 @@ use custos_core::{chain, codec, ChainVerifier, Digest, Fault, Head, Seq, Timesta
 
 use crate::keys;
 use crate::packs::{self, ScanError};
-use crate::store::{open_db, open_trees};
+use crate::store::open_db;
+use crate::upgrade::open_trees;
 use crate::OpenError;
 
 /// Why a data directory could not be verified, or what is wrong with it.
