@@ -26,10 +26,10 @@
 //! ([`Memtable::add`]) the writer uses, so the indexes can never disagree with the log.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 
 use custos_core::{Event, EventId, EventKind, Seq, StreamId};
 
+use crate::filters::{ChunkHashes, FilterFile};
 use crate::keys;
 
 pub use crate::tables::{find_in_id_table, postings, stream_table};
@@ -108,8 +108,8 @@ impl Memtable {
     }
 
     /// The keys and values of the chunk ending at `last` — postings, id table, stream
-    /// table, each in blocks — and its in-memory part.
-    pub fn chunk(&self, last: Seq) -> (Vec<KeyValue>, Chunk) {
+    /// table, each in blocks — and the hashes its filters are built from.
+    pub fn chunk(&self, last: Seq) -> (Vec<KeyValue>, ChunkHashes) {
         let mut entries = Vec::new();
         let mut put = |prefix: Vec<u8>, seqs: &[u64]| {
             for block in seqs.chunks(POSTINGS_BLOCK) {
@@ -162,8 +162,9 @@ impl Memtable {
             .iter()
             .map(|(s, _)| name_hash(s.as_str().as_bytes()))
             .collect();
-        let chunk = Chunk::new(last, ids.iter().map(|(id, _)| *id).collect(), stream_hashes);
-        (entries, chunk)
+        let first = ids.iter().map(|(_, s)| *s).min().unwrap_or(last);
+        let sorted: Vec<EventId> = ids.iter().map(|(id, _)| *id).collect();
+        (entries, Chunk::hashes(first, last, &sorted, stream_hashes))
     }
 
     /// The entries of the events in `[from, to]`, read from the log.
@@ -207,12 +208,13 @@ pub(crate) fn id_hash(id: EventId) -> u64 {
     mix(id.0 as u64 ^ mix((id.0 >> 64) as u64))
 }
 
+/// FNV-1a, then mixed: stored in the filter file, so it must not change between builds
+/// (std's `DefaultHasher` may).
 pub(crate) fn name_hash(name: &[u8]) -> u64 {
-    // Filters are rebuilt from the tables on open, never stored: any stable-in-process
-    // hash will do.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    name.hash(&mut h);
-    mix(h.finish())
+    let h = name.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    mix(h)
 }
 
 /// The bits a key's hash sets in a Bloom filter of `words` 64-bit words (double hashing).
@@ -260,14 +262,25 @@ pub struct Chunk {
 
 impl Chunk {
     /// The chunk ending at `last`, from its ids (sorted) and its streams' name hashes.
-    pub fn new(last: Seq, ids: Vec<EventId>, stream_hashes: Vec<u64>) -> Chunk {
-        let id_hashes: Vec<u64> = ids.iter().map(|id| id_hash(*id)).collect();
-        Chunk {
+    pub fn hashes(first: Seq, last: Seq, ids: &[EventId], streams: Vec<u64>) -> ChunkHashes {
+        ChunkHashes {
+            first,
             last,
             id_min: ids.first().copied().unwrap_or(EventId(u128::MAX)),
             id_max: ids.last().copied().unwrap_or(EventId(0)),
-            ids: Filter::new(&id_hashes),
-            streams: Filter::new(&stream_hashes),
+            ids: ids.iter().map(|id| id_hash(*id)).collect(),
+            streams,
+        }
+    }
+
+    /// The in-memory part of the chunk whose hashes are `h`.
+    pub fn new(h: &ChunkHashes) -> Chunk {
+        Chunk {
+            last: h.last,
+            id_min: h.id_min,
+            id_max: h.id_max,
+            ids: Filter::new(&h.ids),
+            streams: Filter::new(&h.streams),
         }
     }
 
@@ -418,8 +431,31 @@ pub struct Index {
 
 impl Index {
     /// Loads the sealed part from the index tree and re-derives the memtable from the
-    /// log up to `head`.
+    /// log up to `head` (the filters from the tables: no filter file).
+    #[cfg(test)]
     pub fn open(log: &sled::Tree, tree: &sled::Tree, head: Seq) -> Result<Index, crate::ReadError> {
+        Ok(Index::load(log, tree, head, None)?.0)
+    }
+
+    /// As [`Index::open`], with the filters read from the filter file at `filters` as far
+    /// as it is whole and agrees with the tree (`crate::filters`), the rest rebuilt from
+    /// the tables and written back; returns the file for the sealer to append to.
+    pub fn open_with_filters(
+        log: &sled::Tree,
+        tree: &sled::Tree,
+        head: Seq,
+        filters: &std::path::Path,
+    ) -> Result<(Index, FilterFile), crate::ReadError> {
+        let (index, file) = Index::load(log, tree, head, Some(filters))?;
+        Ok((index, file.expect("a path gives a file")))
+    }
+
+    fn load(
+        log: &sled::Tree,
+        tree: &sled::Tree,
+        head: Seq,
+        filters: Option<&std::path::Path>,
+    ) -> Result<(Index, Option<FilterFile>), crate::ReadError> {
         let sealed = tree
             .get(META_INDEXED)?
             .and_then(|v| keys::trailing_u64(&v))
@@ -427,29 +463,82 @@ impl Index {
         if let Some(pending) = tree.get(META_SEALING)?.and_then(|v| keys::trailing_u64(&v)) {
             crate::seal::discard_partial_seal(log, tree, sealed, Seq(pending), head)?;
         }
-        // The filters of every sealed chunk: its streams' name hashes first, then its
+        let (sealed_ids, sealed_streams) = (Summary::default(), Summary::default());
+        let mut chunks = Vec::new();
+        let mut add = |h: &ChunkHashes| {
+            sealed_ids.add(&h.ids);
+            sealed_streams.add(&h.streams);
+            chunks.push(Chunk::new(h));
+        };
+        // The filter file, as far as it continues chunk after chunk and the tree has a
+        // chunk ending where each record ends.
+        let mut covered = Seq::ZERO;
+        let mut tree_error = None;
+        let keep = match filters {
+            Some(path) => crate::filters::read(path, |h| {
+                let in_tree = match tree
+                    .scan_prefix(keys::with_u64(&[keys::ID_TABLE], h.last.0))
+                    .next()
+                {
+                    Some(Ok(_)) => true,
+                    Some(Err(e)) => {
+                        tree_error = Some(e);
+                        false
+                    }
+                    None => false,
+                };
+                let ok = h.first == covered.next() && h.last <= sealed && in_tree;
+                if ok {
+                    add(&h);
+                    covered = h.last;
+                }
+                ok
+            })
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the index filter file; rebuilding it");
+                0
+            }),
+            None => 0,
+        };
+        if let Some(e) = tree_error {
+            return Err(e.into());
+        }
+        // The chunks after those, from their tables: streams' name hashes first, then
         // ids, one chunk at a time (the blocks come in key order: chunk by chunk, ids
         // ascending), so that only one chunk's ids are held at once.
+        let after = |table: u8| {
+            tree.range(
+                keys::with_u64(&[table], covered.0 + 1)
+                    ..keys::with_u64(&[table], sealed.0.saturating_add(1)),
+            )
+        };
         let mut streams: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
-        for kv in tree.scan_prefix([keys::STREAM_TABLE]) {
+        for kv in after(keys::STREAM_TABLE) {
             let (k, block) = kv?;
-            if let Some(chunk) = keys::block_chunk(&k).filter(|c| *c <= sealed.0) {
+            if let Some(chunk) = keys::block_chunk(&k) {
                 let names = stream_table::names(&block).map(name_hash);
                 streams.entry(chunk).or_default().extend(names);
             }
         }
-        let (sealed_ids, sealed_streams) = (Summary::default(), Summary::default());
-        let mut chunks = Vec::new();
+        let mut rebuilt = Vec::new();
         let mut finish = |last: u64, ids: Vec<EventId>| {
-            let stream_hashes = streams.remove(&last).unwrap_or_default();
-            sealed_ids.add(&ids.iter().map(|id| id_hash(*id)).collect::<Vec<_>>());
-            sealed_streams.add(&stream_hashes);
-            chunks.push(Chunk::new(Seq(last), ids, stream_hashes));
+            let first = rebuilt
+                .last()
+                .map_or(covered, |h: &ChunkHashes| h.last)
+                .next();
+            let h = Chunk::hashes(
+                first,
+                Seq(last),
+                &ids,
+                streams.remove(&last).unwrap_or_default(),
+            );
+            add(&h);
+            rebuilt.push(h);
         };
         let mut current: Option<(u64, Vec<EventId>)> = None;
-        for kv in tree.scan_prefix([keys::ID_TABLE]) {
+        for kv in after(keys::ID_TABLE) {
             let (k, block) = kv?;
-            let Some(chunk) = keys::block_chunk(&k).filter(|c| *c <= sealed.0) else {
+            let Some(chunk) = keys::block_chunk(&k) else {
                 continue;
             };
             if current.as_ref().is_some_and(|(c, _)| *c != chunk) {
@@ -467,8 +556,15 @@ impl Index {
         if let Some((c, ids)) = current {
             finish(c, ids);
         }
+        if !rebuilt.is_empty() && filters.is_some() {
+            tracing::info!(
+                chunks = rebuilt.len(),
+                "index filters rebuilt from the tables"
+            );
+        }
+        let file = filters.map(|path| FilterFile::open(path, keep, &rebuilt));
         let mem = Memtable::from_log(log, sealed.next(), head)?;
-        Ok(Index {
+        let index = Index {
             mem,
             frozen: None,
             frozen_last: sealed,
@@ -477,7 +573,8 @@ impl Index {
             sealed_ids: std::sync::Arc::new(sealed_ids),
             sealed_streams: std::sync::Arc::new(sealed_streams),
             failed: None,
-        })
+        };
+        Ok((index, file))
     }
 
     fn may_hold_sealed_stream(&self, stream: &StreamId) -> bool {

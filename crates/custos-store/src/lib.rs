@@ -37,6 +37,7 @@
 mod blobs;
 mod clock;
 mod error;
+mod filters;
 mod index;
 mod keys;
 mod packs;

@@ -3,7 +3,7 @@
 
 use custos_core::Seq;
 
-use crate::index::{id_hash, name_hash, Index, KeyValue, Memtable, META_INDEXED, META_SEALING};
+use crate::index::{Chunk, Index, KeyValue, Memtable, META_INDEXED, META_SEALING};
 use crate::keys;
 
 /// Writes the chunk ending at `last` without ever holding sled's batch lock for long.
@@ -84,15 +84,16 @@ pub(crate) fn discard_partial_seal(
 }
 
 /// The sealer thread: writes each frozen memtable as a chunk ([`write_chunk`]), then moves
-/// it from `frozen` to `chunks`. A seal lost in a crash is re-derived from the log on open.
-/// Runs until the writer drops its sender.
+/// it from `frozen` to `chunks` and appends its hashes to the filter file. A seal lost in
+/// a crash is re-derived from the log on open. Runs until the writer drops its sender.
 pub fn run_sealer(
     tree: sled::Tree,
     rx: std::sync::mpsc::Receiver<(std::sync::Arc<Memtable>, Seq)>,
     index: std::sync::Arc<std::sync::RwLock<Index>>,
+    mut filters: Option<crate::filters::FilterFile>,
 ) {
     while let Ok((frozen, last)) = rx.recv() {
-        let (entries, chunk) = frozen.chunk(last);
+        let (entries, hashes) = frozen.chunk(last);
         let outcome = write_chunk(&tree, entries, last);
         if outcome.is_ok() {
             // Before the chunk counts as sealed (its ids are in the frozen memtable
@@ -101,20 +102,19 @@ pub fn run_sealer(
                 let index = index.read().unwrap_or_else(|p| p.into_inner());
                 (index.sealed_ids.clone(), index.sealed_streams.clone())
             };
-            ids.add(&frozen.ids.keys().map(|id| id_hash(*id)).collect::<Vec<_>>());
-            let names = frozen.streams.keys();
-            streams.add(
-                &names
-                    .map(|s| name_hash(s.as_str().as_bytes()))
-                    .collect::<Vec<_>>(),
-            );
+            ids.add(&hashes.ids);
+            streams.add(&hashes.streams);
         }
         let mut index = index.write().unwrap_or_else(|p| p.into_inner());
         match outcome {
             Ok(()) => {
                 index.sealed = last;
-                index.chunks.push(chunk);
+                index.chunks.push(Chunk::new(&hashes));
                 index.frozen = None;
+                drop(index);
+                if let Some(f) = filters.as_mut() {
+                    f.append(&hashes);
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "sealing an index chunk failed");

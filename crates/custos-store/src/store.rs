@@ -294,23 +294,25 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        let index = Index::open(&tree, &trees.index, head.seq).map_err(|e| match e {
-            ReadError::Io(source) => OpenError::Io {
-                path: path.clone(),
-                source,
-            },
-            other => OpenError::Io {
-                path: path.clone(),
-                source: sled::Error::Unsupported(other.to_string()),
-            },
-        })?;
+        let filters = path.join(crate::filters::FILE_NAME);
+        let (index, filters) = Index::open_with_filters(&tree, &trees.index, head.seq, &filters)
+            .map_err(|e| match e {
+                ReadError::Io(source) => OpenError::Io {
+                    path: path.clone(),
+                    source,
+                },
+                other => OpenError::Io {
+                    path: path.clone(),
+                    source: sled::Error::Unsupported(other.to_string()),
+                },
+            })?;
         let index = Arc::new(RwLock::new(index));
         let (seal_tx, seal_rx) = std::sync::mpsc::channel();
         let sealer = {
             let (tree, index) = (trees.index.clone(), index.clone());
             std::thread::Builder::new()
                 .name("custos-sealer".into())
-                .spawn(move || crate::seal::run_sealer(tree, seal_rx, index))
+                .spawn(move || crate::seal::run_sealer(tree, seal_rx, index, Some(filters)))
                 .map_err(|e| OpenError::Io {
                     path: path.clone(),
                     source: sled::Error::Io(e),

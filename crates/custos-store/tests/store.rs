@@ -276,6 +276,106 @@ fn indexes_agree_with_a_scan_of_the_log() {
     }
 }
 
+/// Every event found by id and every stream at its version, through the index.
+fn assert_index_finds_everything(store: &Store, case: &str) {
+    let head = store.head().seq;
+    let all: Vec<Event> = store
+        .range(Seq(1), head)
+        .map(|e| e.expect("read").event().expect("decode"))
+        .collect();
+    for e in &all {
+        assert_eq!(
+            store.seq_of_event(e.id).expect("id"),
+            Some(e.seq),
+            "{case}: id of {}",
+            e.seq
+        );
+    }
+    assert_eq!(
+        store.seq_of_event(EventId(1 << 100)).expect("id"),
+        None,
+        "{case}"
+    );
+    for s in 0..7 {
+        let n = all.iter().filter(|e| e.stream == stream(s)).count() as u64;
+        assert_eq!(
+            store.stream_version(&stream(s)).expect("v"),
+            n,
+            "{case}: stream {s}"
+        );
+    }
+}
+
+#[test]
+fn the_filter_file_is_trusted_only_as_far_as_it_is_whole_and_matches_the_tree() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = fill_mixed(dir.path(), 7);
+    store.close_blocking();
+    drop(store);
+    let file = dir.path().join("index.filters");
+    let written = std::fs::read(&file).expect("the sealer wrote the filter file");
+    assert!(
+        written.len() > 17 * 7 * 8,
+        "one record per sealed chunk: {} bytes",
+        written.len()
+    );
+    // A file from another store, sealed in other chunks, whose records pass every other
+    // check (whole, contiguous, within `Mindexed`).
+    let other = tempfile::tempdir().expect("tmp");
+    fill_mixed(other.path(), 5).close_blocking();
+    let foreign = std::fs::read(other.path().join("index.filters")).expect("other file");
+
+    let mut flipped = written.clone();
+    flipped[written.len() / 2] ^= 0x10;
+    let damages: [(&str, Option<Vec<u8>>); 5] = [
+        ("untouched", Some(written.clone())),
+        (
+            "cut in the middle of a record",
+            Some(written[..written.len() / 2 + 3].to_vec()),
+        ),
+        ("a flipped byte", Some(flipped)),
+        ("another store's chunks", Some(foreign)),
+        ("missing", None),
+    ];
+    for (case, bytes) in damages {
+        match bytes {
+            Some(b) => std::fs::write(&file, b).expect("write"),
+            None => std::fs::remove_file(&file).expect("remove"),
+        }
+        let store = Store::open(dir.path(), config(7)).expect("open");
+        assert_index_finds_everything(&store, case);
+        // A retry of a sealed event is still the same event, not a new one.
+        let first = store
+            .get(Seq(1))
+            .expect("get")
+            .expect("seq 1")
+            .event()
+            .expect("decode");
+        let retry = store
+            .append_blocking(AppendRequest {
+                stream: first.stream.clone(),
+                expected: None,
+                events: vec![NewEvent::new(
+                    first.id,
+                    first.actor.clone(),
+                    first.payload.clone(),
+                )],
+            })
+            .expect("retry");
+        assert!(
+            retry.duplicate && retry.first == Seq(1),
+            "{case}: {retry:?}"
+        );
+        store.close_blocking();
+        drop(store);
+        assert_eq!(
+            std::fs::read(&file).expect("read"),
+            written,
+            "{case}: the open rebuilt the file exactly as the sealer wrote it"
+        );
+    }
+}
+
 #[test]
 fn versions_continue_while_a_chunk_is_being_sealed() {
     // Chunks of 2: most appends land while the sealer thread holds a frozen memtable.
