@@ -319,6 +319,33 @@ async fn a_grant_story_over_http_with_refusals_retries_isolation_and_bad_input()
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(server.last_event(&admin).await["actor"], "user:acme/admin");
+    // A step on the closed grant or session is refused by name, in the tenant admin's own
+    // account (the server keeps no closed item in memory: it reads the one a command
+    // acts on back from its stream).
+    let (s, v) = server
+        .post(
+            &format!("/v1/grants/{grant}/revoke"),
+            &acme_admin,
+            json!({"reason": "again"}),
+        )
+        .await;
+    assert_problem(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "policy-refusal");
+    assert_eq!(v["rule"], "grant.state", "{v}");
+    let rejected = server.last_event(&admin).await;
+    assert_eq!(rejected["payload"]["attempt_rejected"]["tenant"], "acme");
+    assert_eq!(
+        rejected["payload"]["attempt_rejected"]["subject"],
+        "staff:ana"
+    );
+    let (s, v) = server
+        .post(
+            &format!("/v1/sessions/{session}/end"),
+            &acme_admin,
+            json!({}),
+        )
+        .await;
+    assert_problem(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "policy-refusal");
+    assert_eq!(v["rule"], "session.closed", "{v}");
     // A writer may not issue tokens.
     let (s, v) = server
         .post(

@@ -592,7 +592,9 @@ async fn run(
     let now = state.config.clock.now();
     let queued = std::time::Instant::now();
     let (decision, pending) = {
-        let live = state.live_now().await?;
+        let mut live = state.live_now().await?;
+        live.recall_for(&state.store, &command)
+            .map_err(|e| Problem::internal(&e))?;
         let decided = policy::decide(
             live.access(),
             &caller.token.principal,
@@ -600,6 +602,7 @@ async fn run(
             now,
             &state.config.policy,
         );
+        live.forget_recalled();
         let foreign = |t: Option<&custos_core::TenantId>| {
             caller.token.role == ApiRole::TenantAdmin && t.is_none_or(|t| !caller.sees(t))
         };

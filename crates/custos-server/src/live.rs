@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use custos_core::access::Access;
+use custos_core::policy::Command;
 use custos_core::vocab::ApiRole;
 use custos_core::{Digest, Event, Payload, PrincipalId, Seq, TenantId, TokenId};
 use custos_store::{ReadError, Store};
@@ -29,7 +30,11 @@ pub struct TokenInfo {
 type TokenMap = HashMap<Digest, TokenInfo>;
 
 /// The projection and the tokens, up to date with the log up to [`Access::applied`].
-#[derive(Debug, Default)]
+///
+/// The projection is forgetful ([`Access::forgetful`]): closed grants, sessions,
+/// consents and invitations are dropped as they close, and the one a command acts on is
+/// read back from its stream for the decision ([`Live::recall_for`]).
+#[derive(Debug)]
 pub struct Live {
     access: Access,
     /// The misuse findings (docs/misuse.md).
@@ -40,6 +45,18 @@ pub struct Live {
     applied: Arc<AtomicU64>,
     /// Every token issued, revoked or not (for listing).
     issued: Vec<(TokenInfo, bool)>,
+}
+
+impl Default for Live {
+    fn default() -> Live {
+        Live {
+            access: Access::forgetful(),
+            findings: Default::default(),
+            tokens: Default::default(),
+            applied: Default::default(),
+            issued: Vec::new(),
+        }
+    }
 }
 
 /// The server's handle on its [`Live`]: the mutex the policy decides under, and what
@@ -143,6 +160,29 @@ impl Live {
                 .store(self.access.applied().0, Ordering::Release);
         })?;
         Ok(())
+    }
+
+    /// Brings back the closed item `command` acts on, if the projection dropped it, from
+    /// its stream (so that the policy refuses a step on it, or the reuse of its id, as it
+    /// would with the whole history in memory); [`Live::forget_recalled`] drops it again.
+    pub fn recall_for(&mut self, store: &Store, command: &Command) -> Result<(), ReadError> {
+        let Some(item) = command.item() else {
+            return Ok(());
+        };
+        if self.access.knows(item) {
+            return Ok(());
+        }
+        let events = store
+            .read_stream(&item.stream(), 1)?
+            .map(|stored| stored.and_then(|s| s.event()))
+            .collect::<Result<Vec<Event>, ReadError>>()?;
+        self.access.recall(item, &events);
+        Ok(())
+    }
+
+    /// Drops what [`Live::recall_for`] brought back.
+    pub fn forget_recalled(&mut self) {
+        self.access.forget_recalled();
     }
 
     /// The projection.

@@ -24,7 +24,7 @@ pub use reviews::ReviewCommand;
 pub use sessions::{SessionCommand, StartSession};
 pub use tenants::TenantCommand;
 
-use crate::access::Access;
+use crate::access::{Access, Item};
 use crate::vocab::{ProfileKind, StaffRole};
 use crate::Text;
 use crate::{Payload, PrincipalId, StreamId, TenantId, Timestamp};
@@ -65,6 +65,37 @@ pub enum Command {
 }
 
 impl Command {
+    /// The grant, session, consent or invitation the command creates or acts on, if
+    /// any: what a forgetful projection must hold for [`decide`] to answer as the whole
+    /// one would ([`Access::recall`]). A session's grant and consent are not listed:
+    /// the policy treats a closed one as it treats an unknown one.
+    pub fn item(&self) -> Option<Item> {
+        match self {
+            Command::Grant(
+                GrantCommand::Request { grant, .. }
+                | GrantCommand::Approve { grant }
+                | GrantCommand::Deny { grant, .. }
+                | GrantCommand::Extend { grant, .. }
+                | GrantCommand::Revoke { grant, .. },
+            ) => Some(Item::Grant(*grant)),
+            Command::Session(SessionCommand::Start(StartSession { session, .. }))
+            | Command::Session(
+                SessionCommand::Act { session, .. }
+                | SessionCommand::End { session }
+                | SessionCommand::NotifyCustomer { session, .. },
+            ) => Some(Item::Session(*session)),
+            Command::Consent(
+                ConsentCommand::Give { consent, .. } | ConsentCommand::Withdraw { consent },
+            ) => Some(Item::Consent(*consent)),
+            Command::Invitation(InvitationCommand::Invite(Invite { invitation, .. }))
+            | Command::Invitation(
+                InvitationCommand::Change { invitation, .. }
+                | InvitationCommand::Act { invitation, .. },
+            ) => Some(Item::Invitation(*invitation)),
+            Command::Tenant(_) | Command::Review(_) => None,
+        }
+    }
+
     /// The command's name, as recorded in a rejected attempt.
     pub fn name(&self) -> &'static str {
         match self {

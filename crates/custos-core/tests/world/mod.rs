@@ -28,8 +28,18 @@ pub struct World {
 impl World {
     /// Staff of every role, and the account `acme` with its CSM and onboarding PM.
     pub fn new() -> World {
+        World::with_state(Access::default())
+    }
+
+    /// As [`World::new`], deciding on a forgetful projection that recalls a closed item
+    /// from the log before a command on it, as the server does.
+    pub fn forgetful() -> World {
+        World::with_state(Access::forgetful())
+    }
+
+    fn with_state(state: Access) -> World {
         let mut w = World {
-            state: Access::default(),
+            state,
             log: Vec::new(),
             now: Timestamp::from_secs(1_790_000_000),
             config: PolicyConfig::default(),
@@ -103,7 +113,16 @@ impl World {
 
     /// Runs a command; a refusal is recorded as a rejected attempt and returned.
     pub fn run(&mut self, actor: &str, cmd: Command) -> Result<Vec<Event>, Refusal> {
-        match decide(&self.state, &p(actor), &cmd, self.now, &self.config) {
+        if let Some(item) = cmd.item() {
+            if !self.state.knows(item) {
+                let stream = item.stream();
+                self.state
+                    .recall(item, self.log.iter().filter(|e| e.stream == stream));
+            }
+        }
+        let decided = decide(&self.state, &p(actor), &cmd, self.now, &self.config);
+        self.state.forget_recalled();
+        match decided {
             Ok(d) => Ok(self.record(actor, d)),
             Err(refusal) => {
                 let rejected = rejection(&cmd, &refusal);
