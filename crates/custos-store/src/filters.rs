@@ -102,6 +102,7 @@ pub fn read(path: &Path, mut accept: impl FnMut(ChunkHashes) -> bool) -> std::io
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
     };
+    let size = file.metadata()?.len();
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut good = 0u64;
     loop {
@@ -110,7 +111,9 @@ pub fn read(path: &Path, mut accept: impl FnMut(ChunkHashes) -> bool) -> std::io
             return Ok(good);
         }
         let len = u32::from_le_bytes(len) as usize;
-        if len > MAX_BODY {
+        // A damaged length is not allocated for: the body and its checksum must fit in
+        // what is left of the file.
+        if len > MAX_BODY || good + 4 + len as u64 + 16 > size {
             return Ok(good);
         }
         let mut buf = vec![0u8; len + 16];
@@ -236,6 +239,13 @@ mod tests {
         bytes[first_len + 12] ^= 1;
         std::fs::write(&path, &bytes).expect("write");
         assert_eq!(read_all(&path).0, recs[..1]);
+
+        // A length past the end of the file ends it before the record.
+        let mut long = std::fs::read(&path).expect("bytes");
+        long[..4].copy_from_slice(&(u32::MAX - 1).to_le_bytes());
+        std::fs::write(&path, &long).expect("write");
+        assert_eq!(read_all(&path), (Vec::new(), 0));
+        std::fs::write(&path, &bytes).expect("write");
 
         // The caller's refusal ends it too.
         let mut n = 0;
