@@ -446,16 +446,24 @@ impl Index {
         head: Seq,
         filters: &std::path::Path,
     ) -> Result<(Index, FilterFile), crate::ReadError> {
-        let (index, file) = Index::load(log, tree, head, Some(filters))?;
-        Ok((index, file.expect("a path gives a file")))
+        let (index, keep, rebuilt) = Index::load(log, tree, head, Some(filters))?;
+        if !rebuilt.is_empty() {
+            tracing::info!(
+                chunks = rebuilt.len(),
+                "index filters rebuilt from the tables"
+            );
+        }
+        Ok((index, FilterFile::open(filters, keep, &rebuilt)))
     }
 
+    /// The index, how much of the filter file at `filters` it used, and the hashes of the
+    /// chunks it rebuilt from their tables (all of them without a file).
     fn load(
         log: &sled::Tree,
         tree: &sled::Tree,
         head: Seq,
         filters: Option<&std::path::Path>,
-    ) -> Result<(Index, Option<FilterFile>), crate::ReadError> {
+    ) -> Result<(Index, u64, Vec<ChunkHashes>), crate::ReadError> {
         let sealed = tree
             .get(META_INDEXED)?
             .and_then(|v| keys::trailing_u64(&v))
@@ -556,13 +564,6 @@ impl Index {
         if let Some((c, ids)) = current {
             finish(c, ids);
         }
-        if !rebuilt.is_empty() && filters.is_some() {
-            tracing::info!(
-                chunks = rebuilt.len(),
-                "index filters rebuilt from the tables"
-            );
-        }
-        let file = filters.map(|path| FilterFile::open(path, keep, &rebuilt));
         let mem = Memtable::from_log(log, sealed.next(), head)?;
         let index = Index {
             mem,
@@ -574,7 +575,7 @@ impl Index {
             sealed_streams: std::sync::Arc::new(sealed_streams),
             failed: None,
         };
-        Ok((index, file))
+        Ok((index, keep, rebuilt))
     }
 
     fn may_hold_sealed_stream(&self, stream: &StreamId) -> bool {

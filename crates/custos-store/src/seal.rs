@@ -90,7 +90,7 @@ pub fn run_sealer(
     tree: sled::Tree,
     rx: std::sync::mpsc::Receiver<(std::sync::Arc<Memtable>, Seq)>,
     index: std::sync::Arc<std::sync::RwLock<Index>>,
-    mut filters: Option<crate::filters::FilterFile>,
+    mut filters: crate::filters::FilterFile,
 ) {
     while let Ok((frozen, last)) = rx.recv() {
         let (entries, hashes) = frozen.chunk(last);
@@ -112,9 +112,7 @@ pub fn run_sealer(
                 index.chunks.push(Chunk::new(&hashes));
                 index.frozen = None;
                 drop(index);
-                if let Some(f) = filters.as_mut() {
-                    f.append(&hashes);
-                }
+                filters.append(&hashes);
             }
             Err(e) => {
                 tracing::error!(error = %e, "sealing an index chunk failed");

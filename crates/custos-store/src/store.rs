@@ -312,7 +312,7 @@ impl Store {
             let (tree, index) = (trees.index.clone(), index.clone());
             std::thread::Builder::new()
                 .name("custos-sealer".into())
-                .spawn(move || crate::seal::run_sealer(tree, seal_rx, index, Some(filters)))
+                .spawn(move || crate::seal::run_sealer(tree, seal_rx, index, filters))
                 .map_err(|e| OpenError::Io {
                     path: path.clone(),
                     source: sled::Error::Io(e),

@@ -140,16 +140,17 @@ pub enum Item {
 }
 
 impl Item {
-    /// The item's stream, as the policy names it.
+    /// The item's stream: where the policy appends every event about it.
     pub fn stream(&self) -> StreamId {
-        let name = match self {
-            Item::Grant(id) => format!("grant:{id}"),
-            Item::Session(id) => format!("session:{id}"),
-            Item::Consent(id) => format!("consent:{id}"),
-            Item::Invitation(id) => format!("invitation:{id}"),
+        let named = match self {
+            Item::Grant(id) => StreamId::of("grant", id),
+            Item::Session(id) => StreamId::of("session", id),
+            Item::Consent(id) => StreamId::of("consent", id),
+            Item::Invitation(id) => StreamId::of("invitation", id),
         };
-        match StreamId::new(name) {
+        match named {
             Ok(s) => s,
+            // Fixed prefixes and ULIDs.
             Err(e) => unreachable!("an item's stream name is valid: {e}"),
         }
     }

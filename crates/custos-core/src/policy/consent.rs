@@ -1,8 +1,9 @@
 //! Customer consent: given by an admin over a typed channel, withdrawn, and looked up by
 //! the session rules (4logist, Teamleader).
 
-use super::{find, stream, Ctx, Decision, Refusal, Refuse};
+use super::{find, Ctx, Decision, Refusal, Refuse};
 use crate::access::Access;
+use crate::access::Item;
 use crate::vocab::{Channel, Scope};
 use crate::Text;
 use crate::{ConsentId, Payload, PrincipalId, TenantId, Timestamp};
@@ -94,7 +95,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &ConsentCommand) -> Result<Decision
                 ));
             }
             Ok(Decision {
-                stream: stream("consent", consent),
+                stream: Item::Consent(*consent).stream(),
                 expected: Some(0),
                 payloads: vec![Payload::ConsentGiven {
                     consent: *consent,
@@ -128,7 +129,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &ConsentCommand) -> Result<Decision
                 ));
             }
             Ok(Decision {
-                stream: stream("consent", consent),
+                stream: Item::Consent(*consent).stream(),
                 expected: None,
                 payloads: vec![Payload::ConsentWithdrawn {
                     consent: *consent,

@@ -3,7 +3,8 @@
 //! at their instant; the server appends the events (as `custos:system`) when due, catching
 //! up overdue ones after a restart.
 
-use super::{stream, Decision};
+use super::Decision;
+use crate::access::Item;
 use crate::access::{Access, Due};
 use crate::vocab::SessionEndReason;
 use crate::{Payload, Timestamp};
@@ -27,7 +28,7 @@ pub fn due(state: &Access, now: Timestamp) -> Vec<Decision> {
         .filter_map(|(_, item)| match *item {
             Due::Session(id) => state.sessions.get(&id).map(|s| {
                 one(
-                    stream("session", id),
+                    Item::Session(id).stream(),
                     Payload::SessionEnded {
                         session: id,
                         tenant: s.tenant.clone(),
@@ -37,7 +38,7 @@ pub fn due(state: &Access, now: Timestamp) -> Vec<Decision> {
             }),
             Due::Grant(id) => state.grants.get(&id).map(|g| {
                 one(
-                    stream("grant", id),
+                    Item::Grant(id).stream(),
                     Payload::AccessExpired {
                         grant: id,
                         tenant: g.tenant.clone(),
@@ -46,7 +47,7 @@ pub fn due(state: &Access, now: Timestamp) -> Vec<Decision> {
             }),
             Due::Consent(id) => state.consents.get(&id).map(|(tenant, ..)| {
                 one(
-                    stream("consent", id),
+                    Item::Consent(id).stream(),
                     Payload::ConsentExpired {
                         consent: id,
                         tenant: tenant.clone(),
@@ -55,7 +56,7 @@ pub fn due(state: &Access, now: Timestamp) -> Vec<Decision> {
             }),
             Due::Invitation(id) => state.invitations.get(&id).map(|i| {
                 one(
-                    stream("invitation", id),
+                    Item::Invitation(id).stream(),
                     Payload::InvitationExpired {
                         invitation: id,
                         tenant: i.tenant.clone(),

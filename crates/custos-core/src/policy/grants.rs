@@ -1,6 +1,7 @@
 //! Access grants: request, approve, deny, revoke — Workiva's two-person rule.
 
-use super::{find, stream, Ctx, Decision, Refusal, Refuse, GRANTING_ROLES};
+use super::{find, Ctx, Decision, Refusal, Refuse, GRANTING_ROLES};
+use crate::access::Item;
 use crate::vocab::{RevokedBy, Scope, StaffRole};
 use crate::Text;
 use crate::{GrantId, Payload, PrincipalId, TenantId};
@@ -126,7 +127,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
                 ));
             }
             Ok(Decision {
-                stream: stream("grant", grant),
+                stream: Item::Grant(*grant).stream(),
                 expected: Some(0),
                 payloads: vec![Payload::AccessRequested {
                     grant: *grant,
@@ -177,7 +178,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
                 },
             };
             Ok(Decision {
-                stream: stream("grant", grant),
+                stream: Item::Grant(*grant).stream(),
                 expected: Some(1),
                 payloads: vec![payload],
             })
@@ -220,7 +221,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
                 ));
             }
             Ok(Decision {
-                stream: stream("grant", grant),
+                stream: Item::Grant(*grant).stream(),
                 expected: None,
                 payloads: vec![Payload::AccessExtended {
                     grant: *grant,
@@ -259,7 +260,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &GrantCommand) -> Result<Decision, 
                 ));
             };
             Ok(Decision {
-                stream: stream("grant", grant),
+                stream: Item::Grant(*grant).stream(),
                 expected: None,
                 payloads: vec![Payload::AccessRevoked {
                     grant: *grant,

@@ -1,8 +1,9 @@
 //! Guest, contact and partner invitations: pending → sent → accepted (active) / declined /
 //! expired; active ↔ inactive; revoked (ORC Webhosting, HP WXP).
 
-use super::{find, stream, Ctx, Decision, Refusal, Refuse};
+use super::{find, Ctx, Decision, Refusal, Refuse};
 use crate::access::InvitationState;
+use crate::access::Item;
 use crate::vocab::{InvitationKind, InvitationScope, ProfileKind, StaffRole};
 use crate::Text;
 use crate::{InvitationId, Payload, PrincipalId, TenantId, Timestamp};
@@ -137,7 +138,7 @@ fn act(
         ));
     }
     Ok(Decision {
-        stream: stream("invitation", id),
+        stream: Item::Invitation(id).stream(),
         expected: None,
         payloads: vec![Payload::InviteeAction {
             invitation: id,
@@ -210,7 +211,7 @@ fn create(ctx: &Ctx<'_>, invite: &Invite) -> Result<Decision, Refusal> {
         ));
     }
     Ok(Decision {
-        stream: stream("invitation", invitation),
+        stream: Item::Invitation(*invitation).stream(),
         expected: Some(0),
         payloads: vec![Payload::InvitationCreated {
             invitation: *invitation,
@@ -327,7 +328,7 @@ fn step(ctx: &Ctx<'_>, id: InvitationId, change: &InvitationChange) -> Result<De
         }
     };
     Ok(Decision {
-        stream: stream("invitation", id),
+        stream: Item::Invitation(id).stream(),
         expected: None,
         payloads: vec![payload],
     })

@@ -1,7 +1,8 @@
 //! Impersonation / view-as sessions, the actions inside them, their end and the notice to
 //! the customer (Teamleader, 4logist); and the expiries the server appends when due.
 
-use super::{consent, find, stream, Ctx, Decision, Refusal, Refuse};
+use super::{consent, find, Ctx, Decision, Refusal, Refuse};
+use crate::access::Item;
 use crate::vocab::{
     ActionKind, Channel, Importance, Scope, SessionEndReason, SessionMode, SessionTarget,
     StaffRole, Supervision,
@@ -136,7 +137,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &SessionCommand) -> Result<Decision
                 }
             };
             Ok(Decision {
-                stream: stream("session", session),
+                stream: Item::Session(*session).stream(),
                 expected: None,
                 payloads: vec![payload],
             })
@@ -245,7 +246,7 @@ fn start(ctx: &Ctx<'_>, command: &StartSession) -> Result<Decision, Refusal> {
         }
     }
     Ok(Decision {
-        stream: stream("session", session),
+        stream: Item::Session(*session).stream(),
         expected: Some(0),
         payloads: vec![Payload::SessionStarted {
             session: *session,
@@ -357,7 +358,7 @@ fn act(
         }
     }
     Ok(Decision {
-        stream: stream("session", session),
+        stream: Item::Session(session).stream(),
         expected: None,
         payloads: vec![Payload::SessionAction {
             session,
