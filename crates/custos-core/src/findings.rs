@@ -144,6 +144,106 @@ const REFUSALS: &[(&str, &str, Severity, &str)] = &[
 /// time), and whether the run they belong to was already flagged.
 type ExtensionRun = (VecDeque<(Seq, Timestamp)>, bool);
 
+/// A finding the events fixed, as the fold keeps it: only what varies from one to the
+/// next. Its rule and severity follow from `what`, its id from the rule and the first
+/// evidence seq, and its sentence is written when a page is answered ([`Fixed::build`]),
+/// so a log of millions of findings does not hold millions of ids and sentences.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Fixed {
+    at: Timestamp,
+    /// The first event that proves it (the id names it).
+    first: Seq,
+    /// The other events that prove it, in order.
+    rest: Box<[Seq]>,
+    tenant: Option<TenantId>,
+    staff: Option<PrincipalId>,
+    /// The version of the thresholds it was judged by.
+    thresholds: u32,
+    what: What,
+}
+
+/// Which rule a fixed finding broke, and the figures its sentence quotes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum What {
+    /// A refusal by the policy: its row in [`REFUSALS`], and the policy's reason.
+    Refused { row: u8, reason: Box<str> },
+    /// A consent given by phone.
+    PhoneConsent,
+    /// A session started at `hour` local, outside business hours `[open, close)`.
+    AfterHours { hour: u8, open: u8, close: u8 },
+    /// More than `max` accounts entered in one day (one evidence seq per account).
+    ManyAccounts { max: usize },
+    /// A session that ran into its time limit.
+    TimeLimit,
+    /// More than `max` extensions within `hours` (one evidence seq per extension).
+    RepeatedExtensions { hours: i64, max: usize },
+}
+
+impl What {
+    fn rule(&self) -> &'static str {
+        match self {
+            What::Refused { row, .. } => REFUSALS[usize::from(*row)].1,
+            What::PhoneConsent => "misuse.phone-consent",
+            What::AfterHours { .. } => "misuse.after-hours",
+            What::ManyAccounts { .. } => "misuse.many-accounts",
+            What::TimeLimit => "misuse.session-time-limit",
+            What::RepeatedExtensions { .. } => "misuse.repeated-extensions",
+        }
+    }
+
+    fn severity(&self) -> Severity {
+        match self {
+            What::Refused { row, .. } => REFUSALS[usize::from(*row)].2,
+            What::PhoneConsent | What::AfterHours { .. } | What::TimeLimit => Severity::Low,
+            What::ManyAccounts { .. } | What::RepeatedExtensions { .. } => Severity::Medium,
+        }
+    }
+}
+
+impl Fixed {
+    /// The finding, with its id and its sentence.
+    fn build(&self, id: String) -> Finding {
+        let staff = self.staff.as_ref().map_or("", PrincipalId::as_str);
+        let tenant = self.tenant.as_ref().map_or("", TenantId::as_str);
+        let times = self.rest.len() + 1;
+        let explanation = match &self.what {
+            What::Refused { row, reason } => {
+                let (rule, _, _, what) = REFUSALS[usize::from(*row)];
+                format!("{staff} {what}; refused by rule {rule}: {reason}")
+            }
+            What::PhoneConsent => format!(
+                "{staff} gave consent by phone: recorded, but it authorises nothing (4logist)"
+            ),
+            What::AfterHours { hour, open, close } => format!(
+                "{staff} entered {tenant} at {hour}h local, outside business hours ({open}h–{close}h)"
+            ),
+            What::ManyAccounts { max } => {
+                format!("{staff} entered {times} accounts in one day (more than {max})")
+            }
+            What::TimeLimit => format!(
+                "{staff}'s session in {tenant} ran into its time limit and was closed by custos"
+            ),
+            What::RepeatedExtensions { hours, max } => format!(
+                "{staff}'s access to {tenant} was extended {times} times within {hours} h (more than {max})"
+            ),
+        };
+        Finding {
+            id,
+            rule: self.what.rule().to_owned(),
+            severity: self.what.severity(),
+            tenant: self.tenant.clone(),
+            staff: self.staff.clone(),
+            at: self.at,
+            evidence: std::iter::once(self.first)
+                .chain(self.rest.iter().copied())
+                .collect(),
+            explanation,
+            review: None,
+            thresholds: self.thresholds,
+        }
+    }
+}
+
 /// A session as the detectors follow it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Session {
@@ -175,8 +275,8 @@ pub struct Findings {
     thresholds: Thresholds,
     /// The version of `thresholds` (0: the defaults, before any `thresholds_changed`).
     version: u32,
-    /// Findings fixed by the events themselves, in seq order.
-    found: Vec<Finding>,
+    /// Findings fixed by the events themselves, in seq order, kept compact (see [`Fixed`]).
+    found: Vec<Fixed>,
     sessions: HashMap<SessionId, Session>,
     /// (staff, local day) → accounts entered that day, with the first session seq.
     days: HashMap<(PrincipalId, i64), BTreeMap<TenantId, Seq>>,
@@ -213,25 +313,20 @@ impl Findings {
 
     fn push(
         &mut self,
-        rule: &str,
-        severity: Severity,
+        what: What,
         e: &Event,
         (staff, tenant): (Option<PrincipalId>, Option<TenantId>),
-        evidence: Vec<Seq>,
-        explanation: String,
+        first: Seq,
+        rest: Vec<Seq>,
     ) {
-        let first = evidence.first().copied().unwrap_or(e.seq);
-        self.found.push(Finding {
-            id: format!("{rule}@{first}"),
-            rule: rule.to_owned(),
-            severity,
+        self.found.push(Fixed {
+            at: e.recorded_at,
+            first,
+            rest: rest.into_boxed_slice(),
             tenant,
             staff,
-            at: e.recorded_at,
-            evidence,
-            explanation,
-            review: None,
             thresholds: self.version,
+            what,
         });
     }
 
@@ -251,20 +346,14 @@ impl Findings {
                 reason,
                 ..
             } => {
-                if let Some((_, finding, severity, what)) =
-                    REFUSALS.iter().find(|(r, ..)| r == rule)
-                {
-                    let explanation =
-                        format!("{} {what}; refused by rule {rule}: {reason}", e.actor);
+                if let Some(row) = REFUSALS.iter().position(|(r, ..)| r == rule) {
+                    let what = What::Refused {
+                        // REFUSALS has fewer than 256 rows.
+                        row: u8::try_from(row).unwrap_or(u8::MAX),
+                        reason: reason.as_str().into(),
+                    };
                     let staff = Some(e.actor.clone()).or_else(|| subject.clone());
-                    self.push(
-                        finding,
-                        *severity,
-                        e,
-                        (staff, tenant.clone()),
-                        vec![e.seq],
-                        explanation,
-                    );
+                    self.push(what, e, (staff, tenant.clone()), e.seq, Vec::new());
                 }
             }
             Payload::ConsentGiven {
@@ -273,14 +362,12 @@ impl Findings {
                 channel: Channel::Phone,
                 ..
             } => {
-                let explanation = format!("{given_by} gave consent by phone: recorded, but it authorises nothing (4logist)");
                 self.push(
-                    "misuse.phone-consent",
-                    Severity::Low,
+                    What::PhoneConsent,
                     e,
                     (Some(given_by.clone()), Some(tenant.clone())),
-                    vec![e.seq],
-                    explanation,
+                    e.seq,
+                    Vec::new(),
                 );
             }
             Payload::SessionStarted {
@@ -303,36 +390,33 @@ impl Findings {
                 let (day, hour) = self.local_day_and_hour(e.recorded_at);
                 let (open, close) = self.thresholds.business_hours;
                 if hour < i64::from(open) || hour >= i64::from(close) {
-                    let explanation = format!("{staff} entered {tenant} at {hour}h local, outside business hours ({open}h–{close}h)");
+                    let what = What::AfterHours {
+                        // An hour of the day, 0 to 23.
+                        hour: u8::try_from(hour).unwrap_or(u8::MAX),
+                        open,
+                        close,
+                    };
                     self.push(
-                        "misuse.after-hours",
-                        Severity::Low,
+                        what,
                         e,
                         (Some(staff.clone()), Some(tenant.clone())),
-                        vec![e.seq],
-                        explanation,
+                        e.seq,
+                        Vec::new(),
                     );
                 }
                 let accounts = self.days.entry((staff.clone(), day)).or_default();
                 accounts.entry(tenant.clone()).or_insert(e.seq);
                 let max = self.thresholds.max_accounts_per_day;
                 if accounts.len() > max && self.flagged_days.insert((staff.clone(), day)) {
-                    let evidence: Vec<Seq> = {
-                        let mut v: Vec<Seq> = accounts.values().copied().collect();
-                        v.sort();
-                        v
-                    };
-                    let explanation = format!(
-                        "{staff} entered {} accounts in one day (more than {max})",
-                        accounts.len()
-                    );
+                    let mut evidence: Vec<Seq> = accounts.values().copied().collect();
+                    evidence.sort();
+                    let first = evidence.remove(0);
                     self.push(
-                        "misuse.many-accounts",
-                        Severity::Medium,
+                        What::ManyAccounts { max },
                         e,
                         (Some(staff.clone()), None),
+                        first,
                         evidence,
-                        explanation,
                     );
                 }
             }
@@ -345,14 +429,12 @@ impl Findings {
                     if *reason == SessionEndReason::TimeLimit {
                         let (staff, tenant, started) =
                             (s.staff.clone(), s.tenant.clone(), s.started);
-                        let explanation = format!("{staff}'s session in {tenant} ran into its time limit and was closed by custos");
                         self.push(
-                            "misuse.session-time-limit",
-                            Severity::Low,
+                            What::TimeLimit,
                             e,
                             (Some(staff), Some(tenant)),
-                            vec![started, e.seq],
-                            explanation,
+                            started,
+                            vec![e.seq],
                         );
                     }
                 }
@@ -425,19 +507,18 @@ impl Findings {
         recent.push_back((e.seq, e.recorded_at));
         if recent.len() > max && !*flagged {
             *flagged = true;
-            let evidence: Vec<Seq> = recent.iter().map(|(s, _)| *s).collect();
-            let explanation = format!(
-                "{grantee}'s access to {tenant} was extended {} times within {} h (more than {max})",
-                evidence.len(),
-                window / 3600
-            );
+            let mut evidence: Vec<Seq> = recent.iter().map(|(s, _)| *s).collect();
+            let first = evidence.remove(0);
+            let what = What::RepeatedExtensions {
+                hours: window / 3600,
+                max,
+            };
             self.push(
-                "misuse.repeated-extensions",
-                Severity::Medium,
+                what,
                 e,
                 (Some(grantee.clone()), Some(tenant.clone())),
+                first,
                 evidence,
-                explanation,
             );
         }
     }
@@ -503,8 +584,12 @@ impl Findings {
         let end = self.found.partition_point(|f| f.at <= to);
         let fixed = self.found[start..end.max(start)]
             .iter()
-            .filter(|f| q.admits(&f.rule, f.staff.as_ref(), f.tenant.as_ref()))
-            .map(Candidate::Fixed);
+            .filter(|f| q.admits(f.what.rule(), f.staff.as_ref(), f.tenant.as_ref()))
+            .map(|f| Candidate {
+                at: f.at,
+                id: format!("{}@{}", f.what.rule(), f.first),
+                source: Source::Fixed(f),
+            });
         let t = self.thresholds;
         let [notify, review] = [(0, t.notify_within_secs), (1, t.review_within_secs)]
             .map(|(rule, within)| self.due(q, from, rule, within));
@@ -517,22 +602,22 @@ impl Findings {
         }
         let mut out = Vec::new();
         let mut group: Vec<Candidate<'_>> = Vec::new();
-        while let Some(at) = heads.iter().flatten().map(Candidate::at).min() {
+        while let Some(at) = heads.iter().flatten().map(|c| c.at).min() {
             for (head, source) in heads.iter_mut().zip(sources.iter_mut()) {
-                while head.as_ref().is_some_and(|c| c.at() == at) {
+                while head.as_ref().is_some_and(|c| c.at == at) {
                     group.extend(head.take());
                     *head = source.next();
                 }
             }
-            group.sort_by(|a, b| a.id().cmp(b.id()));
+            group.sort_by(|a, b| a.id.cmp(&b.id));
             for c in group.drain(..) {
                 if let Some((t, id)) = &q.after {
-                    if (c.at(), c.id()) <= (*t, id.as_str()) {
+                    if (c.at, c.id.as_str()) <= (*t, id.as_str()) {
                         continue;
                     }
                 }
                 // The latest review recorded by the window's end.
-                let review = self.reviews.get(c.id()).and_then(|rs| {
+                let review = self.reviews.get(&c.id).and_then(|rs| {
                     rs.iter()
                         .rev()
                         .find(|(_, _, when)| *when <= to)
@@ -576,12 +661,14 @@ impl Findings {
                 let done = if rule == 0 { s.notified } else { s.reviewed };
                 // Late counts as missed: done after the deadline, or not (yet) done.
                 (done.is_none_or(|d| d > due) && q.admits(name, Some(&s.staff), Some(&s.tenant)))
-                    .then(|| Candidate::Due {
-                        id: format!("{name}@{}", s.started),
+                    .then(|| Candidate {
                         at: due,
-                        rule: name,
-                        within,
-                        session: s,
+                        id: format!("{name}@{}", s.started),
+                        source: Source::Due {
+                            rule,
+                            within,
+                            session: s,
+                        },
                     })
             })
     }
@@ -602,55 +689,42 @@ const DUE_RULES: [(&str, Severity, &str); 2] = [
     ),
 ];
 
-/// A finding of a window before it is built.
-enum Candidate<'a> {
-    Fixed(&'a Finding),
+/// A finding of a window before it is built: when, its id, and where it comes from.
+struct Candidate<'a> {
+    at: Timestamp,
+    id: String,
+    source: Source<'a>,
+}
+
+/// Where a candidate finding comes from.
+enum Source<'a> {
+    /// Fixed by the events.
+    Fixed(&'a Fixed),
+    /// Due by a deadline after a session: the rule's row in [`DUE_RULES`].
     Due {
-        id: String,
-        at: Timestamp,
-        rule: &'static str,
+        rule: usize,
         within: i64,
         session: &'a Session,
     },
 }
 
 impl Candidate<'_> {
-    fn at(&self) -> Timestamp {
-        match self {
-            Candidate::Fixed(f) => f.at,
-            Candidate::Due { at, .. } => *at,
-        }
-    }
-
-    fn id(&self) -> &str {
-        match self {
-            Candidate::Fixed(f) => &f.id,
-            Candidate::Due { id, .. } => id,
-        }
-    }
-
     fn build(self, version: u32) -> Finding {
-        match self {
-            Candidate::Fixed(f) => f.clone(),
-            Candidate::Due {
-                id,
-                at,
+        match self.source {
+            Source::Fixed(f) => f.build(self.id),
+            Source::Due {
                 rule,
                 within,
                 session: s,
             } => {
-                let (_, severity, what) = DUE_RULES
-                    .iter()
-                    .find(|(r, ..)| *r == rule)
-                    .copied()
-                    .unwrap_or(DUE_RULES[1]);
+                let (name, severity, what) = DUE_RULES[rule];
                 Finding {
-                    id,
-                    rule: rule.to_owned(),
+                    id: self.id,
+                    rule: name.to_owned(),
                     severity,
                     tenant: Some(s.tenant.clone()),
                     staff: Some(s.staff.clone()),
-                    at,
+                    at: self.at,
                     evidence: vec![s.started, s.ended.map_or(s.started, |(seq, _)| seq)],
                     explanation: format!(
                         "{}'s session in {} ended; within {} h {what}",

@@ -586,3 +586,98 @@ fn pages_after_a_cursor_are_the_window_in_order_and_filters_apply_before_the_lim
     };
     assert!(f.page(&q).0.iter().all(|x| x.tenant == Some(t("gamma"))));
 }
+
+/// The fold keeps findings compact (rule, figures, evidence) and writes each id and
+/// sentence when asked: every kind of fixed finding must still read exactly so.
+#[test]
+fn each_fixed_finding_is_built_with_its_id_severity_evidence_and_sentence() {
+    let thresholds = Thresholds {
+        max_accounts_per_day: 1,
+        max_extensions: 1,
+        ..Thresholds::default()
+    };
+    let mut log = Log::new();
+    let refusal = log.at(
+        MORNING,
+        "staff:ana",
+        refused("action.view-only", Some("staff:ana")),
+    );
+    let phone = log.at(
+        MORNING + 1,
+        "user:acme/admin",
+        Payload::ConsentGiven {
+            consent: ConsentId(1),
+            tenant: t("acme"),
+            given_by: p("user:acme/admin"),
+            grantee: None,
+            scopes: vec![Scope::Import],
+            channel: Channel::Phone,
+            verified_sender: None,
+            ticket: "T".into(),
+            expires_at: Timestamp::from_secs(MORNING + 86_400),
+        },
+    );
+    let first = log.at(MORNING + 2, "staff:bo", started(1, "acme", "staff:bo"));
+    let second = log.at(MORNING + 3, "staff:bo", started(2, "globex", "staff:bo"));
+    let limit = log.at(
+        MORNING + 3600,
+        "custos:system",
+        ended(1, SessionEndReason::TimeLimit),
+    );
+    let ext_a = log.at(MORNING + 3601, "staff:csd", extended(1, "staff:cy"));
+    let ext_b = log.at(MORNING + 3602, "staff:csd", extended(1, "staff:cy"));
+    // 21:00 UTC: outside the default business hours (8h–18h).
+    let late = log.at(
+        MORNING + 11 * 3600,
+        "staff:dee",
+        started(3, "initech", "staff:dee"),
+    );
+    let got: Vec<_> = log
+        .findings(thresholds, MORNING + 11 * 3600)
+        .into_iter()
+        .map(|f| {
+            let evidence: Vec<u64> = f.evidence.iter().map(|s| s.0).collect();
+            (f.id, f.severity, evidence, f.explanation)
+        })
+        .collect();
+    use custos_core::findings::Severity::{High, Low, Medium};
+    let want = vec![
+        (
+            format!("misuse.write-in-view-only@{}", refusal.0),
+            High,
+            vec![refusal.0],
+            "staff:ana tried to write in a view-only session; refused by rule action.view-only: refused".to_owned(),
+        ),
+        (
+            format!("misuse.phone-consent@{}", phone.0),
+            Low,
+            vec![phone.0],
+            "user:acme/admin gave consent by phone: recorded, but it authorises nothing (4logist)".to_owned(),
+        ),
+        (
+            format!("misuse.many-accounts@{}", first.0),
+            Medium,
+            vec![first.0, second.0],
+            "staff:bo entered 2 accounts in one day (more than 1)".to_owned(),
+        ),
+        (
+            format!("misuse.session-time-limit@{}", first.0),
+            Low,
+            vec![first.0, limit.0],
+            "staff:bo's session in acme ran into its time limit and was closed by custos".to_owned(),
+        ),
+        (
+            format!("misuse.repeated-extensions@{}", ext_a.0),
+            Medium,
+            vec![ext_a.0, ext_b.0],
+            "staff:cy's access to acme was extended 2 times within 168 h (more than 1)".to_owned(),
+        ),
+        (
+            format!("misuse.after-hours@{}", late.0),
+            Low,
+            vec![late.0],
+            "staff:dee entered initech at 21h local, outside business hours (8h–18h)".to_owned(),
+        ),
+    ];
+    assert_eq!(got, want);
+}
