@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use foldhash::HashMap;
+use indexmap::IndexSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -244,15 +245,48 @@ impl Fixed {
     }
 }
 
-/// A session as the detectors follow it.
+/// A session as the detectors follow it. Every session a log ever held is followed (a
+/// customer may be told, or a lead review it, at any later time), so it names its account
+/// and staff member by their place in [`Names`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Session {
     started: Seq,
-    tenant: TenantId,
-    staff: PrincipalId,
+    tenant: u32,
+    staff: u32,
     ended: Option<(Seq, Timestamp)>,
     notified: Option<Timestamp>,
     reviewed: Option<Timestamp>,
+}
+
+/// The accounts and staff members the sessions name, each kept once.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Names {
+    tenants: IndexSet<TenantId, foldhash::fast::RandomState>,
+    staff: IndexSet<PrincipalId, foldhash::fast::RandomState>,
+}
+
+impl Names {
+    /// The places of an account and a staff member, added if new.
+    fn places(&mut self, tenant: &TenantId, staff: &PrincipalId) -> (u32, u32) {
+        let place = |i: usize| u32::try_from(i).expect("fewer than 2^32 names");
+        let tenant = match self.tenants.get_index_of(tenant) {
+            Some(i) => i,
+            None => self.tenants.insert_full(tenant.clone()).0,
+        };
+        let staff = match self.staff.get_index_of(staff) {
+            Some(i) => i,
+            None => self.staff.insert_full(staff.clone()).0,
+        };
+        (place(tenant), place(staff))
+    }
+
+    /// A session's account and staff member.
+    fn of(&self, s: &Session) -> (&TenantId, &PrincipalId) {
+        (
+            &self.tenants[s.tenant as usize],
+            &self.staff[s.staff as usize],
+        )
+    }
 }
 
 /// Review coverage of the sessions that ended in a period (Teamleader: logs reviewed by
@@ -278,6 +312,8 @@ pub struct Findings {
     /// Findings fixed by the events themselves, in seq order, kept compact (see [`Fixed`]).
     found: Vec<Fixed>,
     sessions: HashMap<SessionId, Session>,
+    /// The accounts and staff members of `sessions`.
+    names: Names,
     /// (staff, local day) → accounts entered that day, with the first session seq.
     days: HashMap<(PrincipalId, i64), BTreeMap<TenantId, Seq>>,
     /// (staff, local day) already flagged for too many accounts.
@@ -376,12 +412,13 @@ impl Findings {
                 staff,
                 ..
             } => {
+                let (tenant_place, staff_place) = self.names.places(tenant, staff);
                 self.sessions.insert(
                     *session,
                     Session {
                         started: e.seq,
-                        tenant: tenant.clone(),
-                        staff: staff.clone(),
+                        tenant: tenant_place,
+                        staff: staff_place,
                         ended: None,
                         notified: None,
                         reviewed: None,
@@ -427,8 +464,8 @@ impl Findings {
                     s.ended = Some((e.seq, e.recorded_at));
                     self.ended.push((e.recorded_at, *session));
                     if *reason == SessionEndReason::TimeLimit {
-                        let (staff, tenant, started) =
-                            (s.staff.clone(), s.tenant.clone(), s.started);
+                        let (tenant, staff) = self.names.of(s);
+                        let (staff, tenant, started) = (staff.clone(), tenant.clone(), s.started);
                         self.push(
                             What::TimeLimit,
                             e,
@@ -547,8 +584,9 @@ impl Findings {
                     }
                 }
                 None => {
+                    let (tenant, staff) = self.names.of(s);
                     c.unreviewed
-                        .push((*id, s.tenant.clone(), s.staff.clone(), s.started, end_seq))
+                        .push((*id, tenant.clone(), staff.clone(), s.started, end_seq))
                 }
             }
         }
@@ -660,16 +698,20 @@ impl Findings {
                 let due = ended.plus_secs(within);
                 let done = if rule == 0 { s.notified } else { s.reviewed };
                 // Late counts as missed: done after the deadline, or not (yet) done.
-                (done.is_none_or(|d| d > due) && q.admits(name, Some(&s.staff), Some(&s.tenant)))
-                    .then(|| Candidate {
+                let (tenant, staff) = self.names.of(s);
+                (done.is_none_or(|d| d > due) && q.admits(name, Some(staff), Some(tenant))).then(
+                    || Candidate {
                         at: due,
                         id: format!("{name}@{}", s.started),
                         source: Source::Due {
                             rule,
                             within,
                             session: s,
+                            tenant,
+                            staff,
                         },
-                    })
+                    },
+                )
             })
     }
 }
@@ -705,6 +747,8 @@ enum Source<'a> {
         rule: usize,
         within: i64,
         session: &'a Session,
+        tenant: &'a TenantId,
+        staff: &'a PrincipalId,
     },
 }
 
@@ -716,20 +760,20 @@ impl Candidate<'_> {
                 rule,
                 within,
                 session: s,
+                tenant,
+                staff,
             } => {
                 let (name, severity, what) = DUE_RULES[rule];
                 Finding {
                     id: self.id,
                     rule: name.to_owned(),
                     severity,
-                    tenant: Some(s.tenant.clone()),
-                    staff: Some(s.staff.clone()),
+                    tenant: Some(tenant.clone()),
+                    staff: Some(staff.clone()),
                     at: self.at,
                     evidence: vec![s.started, s.ended.map_or(s.started, |(seq, _)| seq)],
                     explanation: format!(
-                        "{}'s session in {} ended; within {} h {what}",
-                        s.staff,
-                        s.tenant,
+                        "{staff}'s session in {tenant} ended; within {} h {what}",
                         within / 3600
                     ),
                     review: None,
