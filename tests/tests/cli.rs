@@ -168,6 +168,7 @@ fn with_tree(dir: &Path, f: impl FnOnce(&sled::Tree)) {
     let db = sled::Config::new()
         .path(dir)
         .flush_every_ms(None)
+        .segment_size(custos_store::SEGMENT_BYTES)
         .open()
         .expect("raw open");
     let tree = db.open_tree("custos").expect("tree");

@@ -1,7 +1,8 @@
 //! Makes sled's blob files durable before an append is acknowledged.
 //!
 //! sled 0.34 writes any page (a leaf or a value) over a quarter of its segment size —
-//! 128 KiB by default — to a file of its own under `<data>/blobs/`, and the log holds only
+//! 2 MiB with [`crate::SEGMENT_BYTES`], 128 KiB in stores created before it with sled's
+//! default — to a file of its own under `<data>/blobs/`, and the log holds only
 //! a pointer to it. `Db::flush` fsyncs the log, **never those files** (sled issue #1077).
 //! After a power loss, a pointer can then be durable while its file is empty or torn:
 //! sled's recovery stops at a torn blob, dropping every later write, or skips a missing

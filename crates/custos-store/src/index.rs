@@ -15,7 +15,8 @@
 //! - `Mindexed`, the last sealed seq.
 //!
 //! Why blocks (store format 5): sled keeps a leaf of up to 16 keys as one page, and writes
-//! a page over 128 KiB to a blob file; a blob page, once read, stays in memory, because
+//! a page over a quarter of a segment (128 KiB then, 2 MiB since [`crate::SEGMENT_BYTES`])
+//! to a blob file; a blob page, once read, stays in memory, because
 //! sled's cache counts it by the size of its pointer in the log, not of its contents. One
 //! table per chunk (3 MiB of ids at 131,072 events) made the index's leaves blobs of up
 //! to 28 MiB, all read at open: a 10M-event store took 645 MiB before serving anything,

@@ -8,8 +8,8 @@
 //! - [`SNAPSHOT_TREE`]: projection snapshots (outside the chain).
 //!
 //! The bulky values live apart from the log because sled rewrites a whole leaf (up to
-//! 16 entries) when it splits or consolidates it, and writes a leaf over 128 KiB as a
-//! blob file: in one tree the leaf at the log's tail also held the first index tables or
+//! 16 entries) when it splits or consolidates it, and writes a leaf over a quarter of a
+//! segment (128 KiB with sled's default segments) as a blob file: in one tree the leaf at the log's tail also held the first index tables or
 //! snapshots after it, and every few groups rewrote megabytes (docs/PERFORMANCE.md).
 
 use custos_core::{Digest, EventId, EventKind, Head, Seq, Timestamp};

@@ -608,12 +608,12 @@ fn blob_files_are_synced_before_appends_are_answered() {
             .append_blocking(req(round % 7, None, events))
             .expect("append");
     }
-    // A 300 KB snapshot: over sled's 128 KiB limit for a page in its log, so sled writes
-    // it to a file of its own under blobs/ (the index, in blocks since format 5, no
-    // longer makes any).
+    // A snapshot over a quarter of a sled segment, sled's limit for a page in its log
+    // (2 MiB with `SEGMENT_BYTES`), so sled writes it to a file of its own under blobs/
+    // (the index, in blocks since format 5, no longer makes any).
     let head = store.head();
     store
-        .put_snapshot(head, &vec![7u8; 300_000])
+        .put_snapshot(head, &vec![7u8; SEGMENT_BYTES / 4 + 100_000])
         .expect("snapshot");
     let blob_files = || {
         std::fs::read_dir(dir.path().join("blobs"))
@@ -640,4 +640,47 @@ fn blob_files_are_synced_before_appends_are_answered() {
         );
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
+}
+
+/// A new store gets sled segments of `SEGMENT_BYTES`; a store created with sled's default
+/// (custos before it) keeps its own — sled refuses another — and still opens, appends and
+/// verifies.
+#[tokio::test]
+async fn a_store_keeps_the_sled_segment_size_it_was_created_with() {
+    let segment = |dir: &std::path::Path| {
+        // sled's text settings, then a checksum.
+        let conf = std::fs::read(dir.join("conf")).expect("sled's conf");
+        String::from_utf8_lossy(&conf)
+            .lines()
+            .find_map(|l| l.strip_prefix("segment_size: "))
+            .expect("segment_size line")
+            .parse::<usize>()
+            .expect("a number")
+    };
+    let new = tempfile::tempdir().expect("tmp");
+    open(new.path())
+        .append(req(1, Some(0), vec![action(1, 1, 1)]))
+        .await
+        .expect("append");
+    assert_eq!(segment(new.path()), SEGMENT_BYTES);
+
+    let old = tempfile::tempdir().expect("tmp");
+    // What custos before SEGMENT_BYTES created: sled's defaults.
+    drop(sled::Config::new().path(old.path()).open().expect("sled"));
+    assert_eq!(segment(old.path()), 512 << 10);
+    {
+        let store = open(old.path());
+        store
+            .append(req(1, Some(0), vec![action(1, 1, 1)]))
+            .await
+            .expect("append");
+        store
+            .append(req(1, Some(1), vec![action(2, 1, 1)]))
+            .await
+            .expect("append");
+    }
+    let store = open(old.path());
+    assert_eq!(store.head().seq, Seq(2));
+    assert_eq!(store.verify(None).expect("verify").seq, Seq(2));
+    assert_eq!(segment(old.path()), 512 << 10);
 }

@@ -86,13 +86,14 @@ fn stored_values(events: &[DemoEvent]) -> Vec<Vec<u8>> {
 
 /// Raw sled, each batch packed as custos packs a group (store format 4: `G ‖ last seq` →
 /// entries, a pack closed past 64 KiB), or, `packed` false, one key per event (format 3).
-/// On sled with the store's cache size. Returns events/s, the resident set after the run (the
+/// On sled with the store's cache and segment sizes. Returns events/s, the resident set after the run (the
 /// tree still open), and disk bytes.
 fn raw_sled(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
     let dir = tempfile::tempdir().expect("tmp");
     let db = sled::Config::new()
         .path(dir.path())
         .cache_capacity(custos_store::DEFAULT_CACHE_BYTES)
+        .segment_size(custos_store::SEGMENT_BYTES)
         .open()
         .expect("sled");
     let tree = db.open_tree("raw").expect("tree");

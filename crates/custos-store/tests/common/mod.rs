@@ -85,6 +85,7 @@ pub fn edit_raw(dir: &std::path::Path, edit: impl FnOnce(&sled::Tree)) {
     let db = sled::Config::new()
         .path(dir)
         .flush_every_ms(None)
+        .segment_size(custos_store::SEGMENT_BYTES)
         .open()
         .expect("raw open");
     edit(&db.open_tree("custos").expect("tree"));
