@@ -214,15 +214,21 @@ fn back_to_one_tree(db: &sled::Db, format: u8) -> usize {
 }
 
 /// sled at `dir`, once the store that had it has let go of its lock (sled's threads hold
-/// it a moment after the last handle is dropped).
+/// it a moment after the last handle is dropped), with the store's segment size.
 fn open_when_free(dir: &std::path::Path) -> sled::Db {
+    let open = || {
+        sled::Config::new()
+            .path(dir)
+            .segment_size(custos_store::SEGMENT_BYTES)
+            .open()
+    };
     for _ in 0..100 {
-        if let Ok(db) = sled::open(dir) {
+        if let Ok(db) = open() {
             return db;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
-    sled::open(dir).expect("sled")
+    open().expect("sled")
 }
 
 /// The store's settings with the chunks of [`demo_log`] (so that an upgrade's re-seal

@@ -141,6 +141,9 @@ const REFUSALS: &[(&str, &str, Severity, &str)] = &[
     ("invitee.scope", "misuse.outside-invitation-scope", Severity::Medium, "tried to act outside the scopes of their invitation"),
 ];
 
+// A fixed finding names its refusal by row as a `u8`.
+const _: () = assert!(REFUSALS.len() <= u8::MAX as usize);
+
 /// The extensions of one staff member's grants on one account within the window (seq,
 /// time), and whether the run they belong to was already flagged.
 type ExtensionRun = (VecDeque<(Seq, Timestamp)>, bool);
@@ -384,7 +387,7 @@ impl Findings {
             } => {
                 if let Some(row) = REFUSALS.iter().position(|(r, ..)| r == rule) {
                     let what = What::Refused {
-                        // REFUSALS has fewer than 256 rows.
+                        // REFUSALS has fewer than 256 rows (asserted at compile time).
                         row: u8::try_from(row).unwrap_or(u8::MAX),
                         reason: reason.as_str().into(),
                     };
