@@ -39,8 +39,10 @@ pub struct StoreConfig {
     pub fail_after_groups: Option<u64>,
 }
 
-/// sled's page cache by default: 256 MiB (see docs/PERFORMANCE.md, footprint).
-pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
+/// sled's page cache by default: 64 MiB. sled keeps recently read pages beyond it in any
+/// case, and 256 MiB (the default until the tenth session) put a 10M-event server over
+/// 1 GiB with appends no faster (docs/PERFORMANCE.md, footprint).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 impl Default for StoreConfig {
     fn default() -> Self {
