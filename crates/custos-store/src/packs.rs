@@ -232,11 +232,14 @@ impl Iterator for Scan {
                 match self.tree.range(key(lo)..=key(Seq(u64::MAX))).next()? {
                     Ok((k, v)) => {
                         let last = Seq(crate::keys::trailing_u64(&k).unwrap_or(0));
-                        // A key below `lo` cannot come from this range; stop rather than
-                        // loop should one ever be read back so.
+                        // The range starts at `lo`: a key below it (or one without a
+                        // seq) is damage, named rather than read again and again.
                         if last < lo {
                             self.done = true;
-                            return None;
+                            return Some(Err(ScanError::Malformed {
+                                seq: lo,
+                                reason: "a pack key below the seq looked up",
+                            }));
                         }
                         self.after = Some(last);
                         self.pack = Some((v, 0, last));
