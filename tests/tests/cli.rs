@@ -165,10 +165,8 @@ fn the_demo_is_deterministic_for_a_seed() {
 // ----- tampering with a data directory (an attacker with write access to sled) -----
 
 fn with_tree(dir: &Path, f: impl FnOnce(&sled::Tree)) {
-    let db = sled::Config::new()
-        .path(dir)
+    let db = custos_store::sled_config(dir)
         .flush_every_ms(None)
-        .segment_size(custos_store::SEGMENT_BYTES)
         .open()
         .expect("raw open");
     let tree = db.open_tree("custos").expect("tree");

@@ -216,12 +216,7 @@ fn back_to_one_tree(db: &sled::Db, format: u8) -> usize {
 /// sled at `dir`, once the store that had it has let go of its lock (sled's threads hold
 /// it a moment after the last handle is dropped), with the store's segment size.
 fn open_when_free(dir: &std::path::Path) -> sled::Db {
-    let open = || {
-        sled::Config::new()
-            .path(dir)
-            .segment_size(custos_store::SEGMENT_BYTES)
-            .open()
-    };
+    let open = || custos_store::sled_config(dir).open();
     for _ in 0..100 {
         if let Ok(db) = open() {
             return db;

@@ -53,8 +53,8 @@ mod writer;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{AppendError, OpenError, ReadError};
 pub use store::{
-    AppendRequest, Appended, GroupObserver, IndexFilter, PendingAppend, Stats, Store, StoreConfig,
-    StoredEvent, DEFAULT_CACHE_BYTES, SEGMENT_BYTES,
+    sled_config, AppendRequest, Appended, GroupObserver, IndexFilter, PendingAppend, Stats, Store,
+    StoreConfig, StoredEvent, DEFAULT_CACHE_BYTES, SEGMENT_BYTES,
 };
 pub use verify::{verify_dir, VerifyDirError};
 

@@ -260,6 +260,13 @@ pub const SEGMENT_BYTES: usize = 8 << 20;
 /// another, so such a store is opened with its own.
 const OLD_SEGMENT_BYTES: usize = 512 << 10;
 
+/// sled's settings for a store at `path` as custos creates it ([`SEGMENT_BYTES`]): for
+/// what opens one behind the store's back (tests, the raw-sled baselines of the
+/// benchmarks), which add their own cache and flush settings.
+pub fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).segment_size(SEGMENT_BYTES)
+}
+
 /// Opens sled at `path`, naming a lock held by another process as such. sled's IO threads
 /// drop their handles shortly *after* the last `Db` is dropped, so a lock still held when a
 /// store is reopened (or by a process that is exiting) is waited for, up to [`LOCK_WAIT`].
@@ -269,11 +276,10 @@ pub(crate) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, OpenErr
     let mut segment = SEGMENT_BYTES;
     loop {
         // No periodic flusher: the writer flushes every group itself.
-        let opened = sled::Config::new()
-            .path(path)
+        let opened = sled_config(path)
+            .segment_size(segment)
             .flush_every_ms(None)
             .cache_capacity(cache_bytes)
-            .segment_size(segment)
             .open();
         match opened {
             Ok(db) => return Ok(db),

@@ -90,10 +90,8 @@ fn stored_values(events: &[DemoEvent]) -> Vec<Vec<u8>> {
 /// tree still open), and disk bytes.
 fn raw_sled(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
     let dir = tempfile::tempdir().expect("tmp");
-    let db = sled::Config::new()
-        .path(dir.path())
+    let db = custos_store::sled_config(dir.path())
         .cache_capacity(custos_store::DEFAULT_CACHE_BYTES)
-        .segment_size(custos_store::SEGMENT_BYTES)
         .open()
         .expect("sled");
     let tree = db.open_tree("raw").expect("tree");

@@ -385,10 +385,7 @@ fn custos_append(
 /// custos packs them (`G ‖ last seq` → entries, a pack closed past 64 KiB) — the limit of
 /// our stack — or, `packed` false, one key per event (`L ‖ seq`, format 3's layout).
 fn raw_append(dir: &Path, rows: &[Row], batch: usize, packed: bool) -> anyhow::Result<f64> {
-    let db = sled::Config::new()
-        .path(dir)
-        .segment_size(custos_store::SEGMENT_BYTES)
-        .open()?;
+    let db = custos_store::sled_config(dir).open()?;
     let tree = db.open_tree("raw")?;
     let start = Instant::now();
     let mut prev = Digest::GENESIS;
@@ -418,10 +415,7 @@ fn raw_append(dir: &Path, rows: &[Row], batch: usize, packed: bool) -> anyhow::R
 /// The limit of replay and verification on our stack: a sled scan of the raw packs and the
 /// chain recomputed with BLAKE3 over the same bytes (and checked against the stored hash).
 fn raw_scan_and_hash(dir: &Path) -> anyhow::Result<(f64, Digest)> {
-    let db = sled::Config::new()
-        .path(dir)
-        .segment_size(custos_store::SEGMENT_BYTES)
-        .open()?;
+    let db = custos_store::sled_config(dir).open()?;
     let tree = db.open_tree("raw")?;
     let start = Instant::now();
     let mut prev = Digest::GENESIS;

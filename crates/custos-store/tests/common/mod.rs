@@ -82,10 +82,8 @@ pub fn req(s: u32, expected: Option<u64>, events: Vec<NewEvent>) -> AppendReques
 /// Edits the store's tree at `dir` straight in sled, behind the store's back (the store
 /// must be closed), and flushes.
 pub fn edit_raw(dir: &std::path::Path, edit: impl FnOnce(&sled::Tree)) {
-    let db = sled::Config::new()
-        .path(dir)
+    let db = custos_store::sled_config(dir)
         .flush_every_ms(None)
-        .segment_size(custos_store::SEGMENT_BYTES)
         .open()
         .expect("raw open");
     edit(&db.open_tree("custos").expect("tree"));
