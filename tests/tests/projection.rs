@@ -152,11 +152,38 @@ fn principals_at_head(whole: &Access, at: Timestamp) -> Vec<custos_core::Princip
     out
 }
 
+/// Adds the time index that formats 1–5 kept beside the log (`W ‖ (recorded_at as u64 ^
+/// 2^63):u64be ‖ first_seq:u64be` → empty, docs/design.md §3), one entry per pack (a
+/// group, unless it took several), read from the packs.
+fn add_time_index(db: &sled::Db) {
+    let log = db.open_tree("custos").expect("log tree");
+    for kv in log.scan_prefix([b'G']) {
+        let (_, v) = kv.expect("pack");
+        let (mut len, mut shift, mut at) = (0usize, 0, 0);
+        loop {
+            let b = v[at];
+            at += 1;
+            len |= usize::from(b & 0x7f) << shift;
+            shift += 7;
+            if b < 0x80 {
+                break;
+            }
+        }
+        let first = codec::decode(&v[at + 32..at + 32 + len]).expect("record");
+        let mut key = vec![b'W'];
+        key.extend_from_slice(&((first.recorded_at.0 as u64) ^ (1 << 63)).to_be_bytes());
+        key.extend_from_slice(&first.seq.0.to_be_bytes());
+        log.insert(key, &[]).expect("time entry");
+    }
+}
+
 /// Puts the log of a format-4 store back into one key per event (`L ‖ seq` → `hash ‖
 /// record`), as formats 1–3 kept it, reading the packs as docs/design.md describes them
-/// (`G ‖ last seq` → entries `len:LEB128 ‖ hash:32 ‖ record`); sets the format byte to 3.
+/// (`G ‖ last seq` → entries `len:LEB128 ‖ hash:32 ‖ record`), with the time index those
+/// formats had ([`add_time_index`]); sets the format byte to 3.
 /// Returns the packs as they were.
 fn unpack_log(db: &sled::Db) -> Vec<(sled::IVec, sled::IVec)> {
+    add_time_index(db);
     let log = db.open_tree("custos").expect("log tree");
     let packs: Vec<_> = log
         .scan_prefix([b'G'])
@@ -270,16 +297,16 @@ fn a_store_of_format_1_is_upgraded_with_its_subject_index() {
     let tree = db.open_tree("custos").expect("tree");
     assert_eq!(
         tree.get("Mformat").expect("get").as_deref(),
-        Some(&[5u8][..])
+        Some(&[custos_store::raw::STORE_FORMAT][..])
     );
     assert!(first_bytes(&db, "custos-index").contains(&b'J'));
     assert_eq!(first_bytes(&db, "custos"), log_tree_keys());
 }
 
-/// The first bytes of the keys of the log's tree since format 4: the packs, the metadata
-/// and the time index.
+/// The first bytes of the keys of the log's tree since format 6: the packs and the
+/// metadata (formats 4 and 5 also had a time index, `'W'`).
 fn log_tree_keys() -> std::collections::BTreeSet<u8> {
-    [b'G', b'M', b'W'].into_iter().collect()
+    [b'G', b'M'].into_iter().collect()
 }
 
 /// Every event of the log as stored: seq, hash, record.
@@ -342,7 +369,7 @@ fn a_store_of_format_3_gets_its_log_packed_with_every_record_and_hash_unchanged(
     let tree = db.open_tree("custos").expect("tree");
     assert_eq!(
         tree.get("Mformat").expect("get").as_deref(),
-        Some(&[5u8][..])
+        Some(&[custos_store::raw::STORE_FORMAT][..])
     );
 }
 
@@ -393,7 +420,7 @@ fn an_upgrade_to_format_4_cut_short_either_side_of_the_format_byte_completes_on_
 
 /// Rewrites a format-5 index tree as format 4 wrote it — one id table per chunk keyed by
 /// the chunk's last seq, one postings value per name per chunk likewise, one stream table
-/// per chunk — and sets the format byte to 4.
+/// per chunk —, adds the time index of formats 1–5, and sets the format byte to 4.
 fn back_to_format_4(db: &sled::Db) {
     use custos_store::raw::{block_chunk, postings, trailing_u64, ID_TABLE, STREAM_TABLE};
     let index = db.open_tree("custos-index").expect("index tree");
@@ -449,6 +476,7 @@ fn back_to_format_4(db: &sled::Db) {
         .iter()
         .keys()
         .all(|k| trailing_u64(&k.expect("k")).is_some()));
+    add_time_index(db);
     let log = db.open_tree("custos").expect("log tree");
     log.insert("Mformat", &[4]).expect("format");
     db.flush().expect("flush");
@@ -497,7 +525,7 @@ fn a_store_of_format_4_gets_its_index_sealed_again_in_blocks() {
     let log = db.open_tree("custos").expect("tree");
     assert_eq!(
         log.get("Mformat").expect("get").as_deref(),
-        Some(&[5u8][..])
+        Some(&[custos_store::raw::STORE_FORMAT][..])
     );
     let index = db.open_tree("custos-index").expect("tree");
     let id_keys: Vec<usize> = index
@@ -543,7 +571,7 @@ fn a_store_of_format_2_gets_its_index_and_snapshots_moved_out_of_the_log_tree() 
         assert_eq!(
             log_keys,
             log_tree_keys(),
-            "the log's tree holds only the log, its metadata and the time index"
+            "the log's tree holds only the log and its metadata"
         );
         assert!(back_to_one_tree(&db, 2) > 50);
         assert_eq!(first_bytes(&db, "custos-index"), Default::default());

@@ -88,6 +88,28 @@ pub fn peek_seq(record: &[u8]) -> Option<crate::Seq> {
         .map(crate::Seq)
 }
 
+/// The `recorded_at` of a record (its fifth field, after seq, stream, version and id),
+/// read without decoding the rest; `None` if the record does not start like one. The
+/// store finds the first event recorded at a time by a binary search over the log.
+pub fn peek_recorded_at(record: &[u8]) -> Option<crate::Timestamp> {
+    let (&version, body) = record.split_first()?;
+    if version != FORMAT_VERSION {
+        return None;
+    }
+    type Leading = (
+        crate::Seq,
+        crate::StreamId,
+        u64,
+        crate::EventId,
+        crate::Timestamp,
+    );
+    options()
+        .allow_trailing_bytes()
+        .deserialize::<Leading>(body)
+        .ok()
+        .map(|l| l.4)
+}
+
 /// The snapshot format written by this version of custos (first byte of a snapshot).
 /// 2: grants remember their extensions, sessions their grant. 3: closed grants and
 /// ended sessions keep only their tenant and subject. A snapshot of another format is

@@ -409,3 +409,27 @@ fn the_seq_is_read_from_the_front_of_a_record() {
     }
     assert_eq!(codec::peek_seq(&[]), None);
 }
+
+#[test]
+fn the_recording_time_is_read_without_the_payload() {
+    for (i, e) in samples().into_iter().enumerate() {
+        for at in [i64::MIN, -1, 0, 1_790_000_000_000_000, i64::MAX] {
+            let mut e = e.clone();
+            e.recorded_at = Timestamp(at);
+            let record = codec::encode(&e).expect("encode");
+            assert_eq!(
+                codec::peek_recorded_at(&record),
+                Some(Timestamp(at)),
+                "sample {i} at {at}"
+            );
+            let mut other = record.clone();
+            other[0] = 9;
+            assert_eq!(codec::peek_recorded_at(&other), None);
+        }
+        // Cut before the time: none.
+        let record = codec::encode(&e).expect("encode");
+        let cut = 1 + 1 + 1 + e.stream.as_str().len() + 1;
+        assert_eq!(codec::peek_recorded_at(&record[..cut]), None, "sample {i}");
+    }
+    assert_eq!(codec::peek_recorded_at(&[]), None);
+}

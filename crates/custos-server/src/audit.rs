@@ -1,6 +1,6 @@
 //! `GET /v1/audit`: the events of a window of at most 90 days, for a tenant, an actor
-//! and/or a kind, in seq order, a page at a time. The window becomes a seq range through
-//! the time index, the filter a list of seqs through the tenant, actor or kind index; the
+//! and/or a kind, in seq order, a page at a time. The window becomes a seq range by a
+//! binary search of the log by time (`Store::first_seq_at`), the filter a list of seqs through the tenant, actor or kind index; the
 //! log is read only at the seqs a page returns. A page's cursor carries the last seq
 //! returned and the upper seq of the window fixed at the first page, so pages stay the
 //! same while appends go on: no event is missed or repeated.

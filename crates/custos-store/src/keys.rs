@@ -1,8 +1,9 @@
 //! The key layout of the store's three sled trees (byte by byte in `docs/design.md`).
 //!
-//! - [`LOG_TREE`]: the log's packs (`crate::packs`), the head and other metadata, the time index, the
-//!   consumers — small values; one `apply_batch` writes a group's records, its head and
-//!   its time entry atomically.
+//! - [`LOG_TREE`]: the log's packs (`crate::packs`), the head and other metadata, the
+//!   consumers — small values; one sled write (an `insert` of one pack, an `apply_batch`
+//!   of several) writes a group's records atomically. The log is its own time index
+//!   (`crate::packs::first_seq_at`).
 //! - [`INDEX_TREE`]: the sealed index chunks (postings, id and stream tables),
 //!   `Mindexed` and `Msealing`, written by the sealer (`seal::write_chunk`).
 //! - [`SNAPSHOT_TREE`]: projection snapshots (outside the chain).
@@ -12,7 +13,7 @@
 //! segment (128 KiB with sled's default segments) as a blob file: in one tree the leaf at the log's tail also held the first index tables or
 //! snapshots after it, and every few groups rewrote megabytes (docs/PERFORMANCE.md).
 
-use custos_core::{Digest, EventId, EventKind, Head, Seq, Timestamp};
+use custos_core::{Digest, EventId, EventKind, Head, Seq};
 
 /// The log of store formats 1–3, one key per event: `L ‖ seq:u64be` → `hash(seq):32 ‖
 /// record`. Read only to upgrade such a store (the log is now in packs, `crate::packs`).
@@ -35,8 +36,10 @@ pub const ID_TABLE: u8 = b'e';
 /// Sealed stream table, in blocks: `s ‖ chunk_last_seq:u64be ‖ last_name` → a table of
 /// the streams up to that name (`index::stream_table`), about `index::BLOCK_BYTES`.
 pub const STREAM_TABLE: u8 = b's';
-/// Time index, one entry per committed group: `W ‖ recorded_at:u64be(offset) ‖ first_seq:u64be`.
-pub const TIME: u8 = b'W';
+/// The time index of store formats 1–5, one entry per group: `W ‖ recorded_at:u64be
+/// (offset) ‖ first_seq:u64be` → empty. Removed by the upgrade to format 6, which finds
+/// times by a binary search over the log (`crate::packs::first_seq_at`).
+pub const LEGACY_TIME: u8 = b'W';
 /// Projection snapshot: `P ‖ seq:u64be` → `hash(seq):32 ‖ snapshot`. Outside the chain.
 pub const SNAPSHOT: u8 = b'P';
 /// Metadata: `M ‖ name`.
@@ -45,7 +48,9 @@ pub const META: u8 = b'M';
 /// Outside the chain, like snapshots.
 pub const CONSUMER: u8 = b'C';
 
-/// `M head` → `seq:u64be ‖ hash:32`: the head written with the last group.
+/// `M head` → `seq:u64be ‖ hash:32`: a head the log has reached, written by the flusher
+/// after each flush (so durable one flush later, and never ahead of the durable log);
+/// after a clean close, the head. Until format 5, written with each group.
 pub const META_HEAD: &[u8] = b"Mhead";
 /// `M verified` → `seq:u64be ‖ hash:32`: the point verified by the last open.
 pub const META_VERIFIED: &[u8] = b"Mverified";
@@ -54,11 +59,12 @@ pub const META_FORMAT: &[u8] = b"Mformat";
 /// The store layout written by this version: 2 added the subject postings; 3 moved the
 /// index chunks and the snapshots out of the log's tree; 4 packs each group's records
 /// into one value (`crate::packs`); 5 cuts the index's tables and postings into blocks
-/// (`crate::index`). Older stores are upgraded on open, one step after the other (see
-/// `store::open_trees`).
-pub const STORE_FORMAT: u8 = 5;
+/// (`crate::index`); 6 drops the time index ([`LEGACY_TIME`]) and writes a group of one
+/// pack with one `insert`. Older stores are upgraded on open, one step after the other
+/// (see `upgrade::open_trees`).
+pub const STORE_FORMAT: u8 = 6;
 
-/// The tree of the log, its metadata, the time index and the consumers.
+/// The tree of the log, its metadata and the consumers.
 pub const LOG_TREE: &str = "custos";
 /// The tree of the sealed index chunks and `Mindexed`.
 pub const INDEX_TREE: &str = "custos-index";
@@ -110,19 +116,6 @@ pub fn block_chunk(key: &[u8]) -> Option<u64> {
 pub fn kind_prefix(kind: EventKind) -> [u8; 3] {
     let c = kind.code().to_be_bytes();
     [KIND, c[0], c[1]]
-}
-
-/// `W ‖ time ‖ first_seq`; the time is offset so that byte order is time order.
-pub fn time(at: Timestamp, first: Seq) -> [u8; 17] {
-    let mut k = [TIME; 17];
-    k[1..9].copy_from_slice(&time_bits(at).to_be_bytes());
-    k[9..].copy_from_slice(&first.0.to_be_bytes());
-    k
-}
-
-/// An i64 mapped to a u64 whose order is the same.
-pub fn time_bits(at: Timestamp) -> u64 {
-    (at.0 as u64) ^ (1 << 63)
 }
 
 /// The trailing `u64be` of a key or value.

@@ -13,7 +13,7 @@
 //! faster in `bench-append --packed-experiment` and its files smaller, and custos's
 //! appends 1.15–1.3× faster (docs/PERFORMANCE.md).
 
-use custos_core::{codec, Digest, Seq};
+use custos_core::{codec, Digest, Seq, Timestamp};
 use sled::IVec;
 
 use crate::index::postings::{get_varint, put_varint};
@@ -36,29 +36,51 @@ pub fn all() -> std::ops::RangeInclusive<[u8; 9]> {
     key(Seq::ZERO)..=key(Seq(u64::MAX))
 }
 
-/// Builds packs from consecutive entries into a sled batch.
+/// A closed pack: its key ([`key`]) and its value.
+pub type Pack = ([u8; 9], Vec<u8>);
+
+/// Builds packs from consecutive entries.
 #[derive(Debug, Default)]
 pub struct PackBuilder {
     buf: Vec<u8>,
     last: Seq,
+    closed: Vec<Pack>,
 }
 
 impl PackBuilder {
-    /// Adds the entry of `seq`; a pack that reaches [`PACK_BYTES`] is closed into `batch`.
-    pub fn push(&mut self, batch: &mut sled::Batch, seq: Seq, hash: &Digest, record: &[u8]) {
+    /// Adds the entry of `seq`; a pack that reaches [`PACK_BYTES`] is closed.
+    pub fn push(&mut self, seq: Seq, hash: &Digest, record: &[u8]) {
         put_varint(&mut self.buf, record.len() as u64);
         self.buf.extend_from_slice(&hash.0);
         self.buf.extend_from_slice(record);
         self.last = seq;
         if self.buf.len() >= PACK_BYTES {
-            self.finish(batch);
+            self.close();
         }
     }
 
-    /// Closes the pack being built into `batch` (nothing if it is empty).
-    pub fn finish(&mut self, batch: &mut sled::Batch) {
+    fn close(&mut self) {
         if !self.buf.is_empty() {
-            batch.insert(&key(self.last), std::mem::take(&mut self.buf));
+            self.closed
+                .push((key(self.last), std::mem::take(&mut self.buf)));
+        }
+    }
+
+    /// The packs closed so far (the one being built stays).
+    pub fn take_closed(&mut self) -> Vec<Pack> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Closes the pack being built (if any) and returns every closed pack, in order.
+    pub fn finish(&mut self) -> Vec<Pack> {
+        self.close();
+        self.take_closed()
+    }
+
+    /// [`PackBuilder::finish`] into a sled batch.
+    pub fn finish_into(&mut self, batch: &mut sled::Batch) {
+        for (k, v) in self.finish() {
+            batch.insert(&k, v);
         }
     }
 }
@@ -293,6 +315,79 @@ pub fn get(tree: &sled::Tree, seq: Seq) -> Result<Option<IVec>, ScanError> {
     }
 }
 
+/// The first seq up to `head` recorded at or after `at` (`head + 1` if none), by a
+/// binary search over the packs: the writer never lets `recorded_at` go backwards along
+/// the log, so the log is its own time index (store format 6; before, one key per group
+/// beside the pack). About log2(packs) lookups, each reading one pack's entry lengths and
+/// a few recording times ([`codec::peek_recorded_at`]).
+pub fn first_seq_at(tree: &sled::Tree, head: Seq, at: Timestamp) -> Result<Seq, ScanError> {
+    if head == Seq::ZERO {
+        return Ok(Seq(1));
+    }
+    // Every seq below `lo` was recorded before `at`; every seq from `hi` to the head, at
+    // or after it.
+    let (mut lo, mut hi) = (1u64, head.0 + 1);
+    // The usual question is "now": one look at the head's pack answers it.
+    let mut mid = head.0;
+    while lo < hi {
+        let (pack, last) = pack_holding(tree, Seq(mid))?;
+        let entries: Vec<Entry> =
+            entries(&pack)
+                .collect::<Result<_, _>>()
+                .map_err(|Malformed(reason)| ScanError::Malformed {
+                    seq: Seq(mid),
+                    reason,
+                })?;
+        let time = |e: &Entry| {
+            codec::peek_recorded_at(&pack[e.start + 32..e.start + e.len]).ok_or(
+                ScanError::Malformed {
+                    seq: e.seq,
+                    reason: "a record without a recording time",
+                },
+            )
+        };
+        // The pack's first entry recorded at or after `at`.
+        let (mut a, mut b) = (0, entries.len());
+        while a < b {
+            let m = a + (b - a) / 2;
+            if time(&entries[m])? < at {
+                a = m + 1;
+            } else {
+                b = m;
+            }
+        }
+        match entries.get(a) {
+            // The whole pack before `at`.
+            None => lo = lo.max(last.0 + 1).min(hi),
+            // The entry before it was recorded before `at`, and so was every seq before.
+            Some(e) if a > 0 => return Ok(Seq(e.seq.0.clamp(lo, hi))),
+            Some(e) if e.seq.0 <= mid => hi = hi.min(e.seq.0).max(lo),
+            Some(_) => {
+                return Err(ScanError::Malformed {
+                    seq: Seq(mid),
+                    reason: "the pack holding a seq starts after it",
+                })
+            }
+        }
+        mid = lo + (hi - lo) / 2;
+    }
+    Ok(Seq(lo))
+}
+
+/// The pack holding `seq` (the first keyed at or after it) and its key's seq.
+fn pack_holding(tree: &sled::Tree, seq: Seq) -> Result<(IVec, Seq), ScanError> {
+    match tree.range(key(seq)..=key(Seq(u64::MAX))).next() {
+        Some(kv) => {
+            let (k, v) = kv?;
+            Ok((v, Seq(crate::keys::trailing_u64(&k).unwrap_or(0))))
+        }
+        None => Err(ScanError::Malformed {
+            seq,
+            reason: "missing from the log",
+        }),
+    }
+}
+
 /// The seq of the last entry of the log (zero if empty). The last pack's key is only
 /// trusted if its entries cannot be read.
 pub fn last_seq(tree: &sled::Tree) -> Result<Seq, sled::Error> {
@@ -323,7 +418,6 @@ pub fn repack_legacy(db: &sled::Db, tree: &sled::Tree) -> Result<u64, sled::Erro
         tree.remove(k)?;
     }
     let mut builder = PackBuilder::default();
-    let mut batch = sled::Batch::default();
     let mut events = 0u64;
     for kv in tree.range(legacy_key(Seq::ZERO)..=legacy_key(Seq(u64::MAX))) {
         let (k, v) = kv?;
@@ -334,14 +428,19 @@ pub fn repack_legacy(db: &sled::Db, tree: &sled::Tree) -> Result<u64, sled::Erro
             )));
         }
         let (hash, record) = split(&v);
-        builder.push(&mut batch, seq, &hash, record);
+        builder.push(seq, &hash, record);
         events += 1;
         // Whole packs only: the one being built stays in the builder.
         if events % 4096 == 0 {
-            tree.apply_batch(std::mem::take(&mut batch))?;
+            let mut batch = sled::Batch::default();
+            for (k, v) in builder.take_closed() {
+                batch.insert(&k, v);
+            }
+            tree.apply_batch(batch)?;
         }
     }
-    builder.finish(&mut batch);
+    let mut batch = sled::Batch::default();
+    builder.finish_into(&mut batch);
     tree.apply_batch(batch)?;
     db.flush()?;
     // Format 4, whose index is still one table per chunk: format 5 follows.
@@ -458,9 +557,9 @@ mod tests {
         for p in packs {
             let (mut b, mut batch) = (PackBuilder::default(), sled::Batch::default());
             for s in p.clone() {
-                b.push(&mut batch, Seq(s), &Digest([s as u8; 32]), &record(s));
+                b.push(Seq(s), &Digest([s as u8; 32]), &record(s));
             }
-            b.finish(&mut batch);
+            b.finish_into(&mut batch);
             tree.apply_batch(batch).expect("insert");
         }
         tree
@@ -522,9 +621,9 @@ mod tests {
         let tree = tree_with(&[1..=3]);
         let (mut b, mut batch) = (PackBuilder::default(), sled::Batch::default());
         for s in [4, 6, 5] {
-            b.push(&mut batch, Seq(s), &Digest::GENESIS, &record(s));
+            b.push(Seq(s), &Digest::GENESIS, &record(s));
         }
-        b.finish(&mut batch);
+        b.finish_into(&mut batch);
         tree.apply_batch(batch).expect("insert");
         assert_eq!(seqs(Scan::verifying(&tree, Seq(4))), vec![4, 6, 5]);
         assert_eq!(seqs(Scan::range(&tree, Seq(4), Seq(5))), vec![4]);

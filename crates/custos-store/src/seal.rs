@@ -195,9 +195,9 @@ mod crash_tests {
         let mut pack = crate::packs::PackBuilder::default();
         for e in &events {
             let record = codec::encode(e).expect("encode");
-            pack.push(&mut batch, e.seq, &Digest([0; 32]), &record);
+            pack.push(e.seq, &Digest([0; 32]), &record);
         }
-        pack.finish(&mut batch);
+        pack.finish_into(&mut batch);
         log.apply_batch(batch).expect("log");
         events
     }

@@ -565,25 +565,18 @@ impl Store {
         }))
     }
 
-    /// The first seq recorded at or after `at` (head + 1 if none), from the time index.
+    /// The first seq recorded at or after `at` (head + 1 if none): a binary search over
+    /// the log, whose recording times never go backwards ([`crate::packs::first_seq_at`]).
     pub fn first_seq_at(&self, at: Timestamp) -> Result<Seq, ReadError> {
-        let start = keys::time(at, Seq::ZERO);
-        let end = [keys::TIME + 1];
-        match self
-            .inner
-            .trees
-            .log
-            .range(start.to_vec()..end.to_vec())
-            .keys()
-            .next()
-        {
-            Some(k) => Ok(Seq(keys::trailing_u64(&k?).unwrap_or(0))),
-            None => Ok(self.head().seq.next()),
-        }
+        Ok(crate::packs::first_seq_at(
+            &self.inner.trees.log,
+            self.head().seq,
+            at,
+        )?)
     }
 
     /// Events recorded in `[from, to)`, in order. The writer never lets `recorded_at`
-    /// decrease along the log, so this is a seq range found through the time index.
+    /// decrease along the log, so this is a seq range ([`Store::first_seq_at`]).
     pub fn read_time_range(
         &self,
         from: Timestamp,

@@ -1,8 +1,9 @@
 //! Opening the store's trees at the format this version writes: older stores are
 //! upgraded on open, one step after the other (docs/design.md, §3): format 1 or 2 (one
 //! tree) → 3 (the index and snapshots in their own trees) → 4 (the log in packs,
-//! `crate::packs::repack_legacy`) → 5 (the index sealed again in blocks). Each step is
-//! safe against a crash: one cut short is done again on the next open.
+//! `crate::packs::repack_legacy`) → 5 (the index sealed again in blocks) → 6 (the time
+//! index removed). Each step is safe against a crash: one cut short is done again on the
+//! next open.
 //!
 //! Format 1 lacked the subject postings; the re-seal of format 5 writes them with the
 //! rest, so format 1 needs no step of its own.
@@ -18,7 +19,7 @@ use crate::{OpenError, ReadError};
 /// The store's trees (see [`keys`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Trees {
-    /// The log, its metadata, the time index, the consumers.
+    /// The log, its metadata, the consumers.
     pub log: sled::Tree,
     /// The sealed index chunks and `Mindexed`.
     pub index: sled::Tree,
@@ -68,6 +69,11 @@ pub(crate) fn open_trees(
                 ReadError::Io(source) => io(source),
                 other => io(sled::Error::Unsupported(other.to_string())),
             })?;
+            drop_time_index(db, &trees.log).map_err(io)?;
+            Ok(trees)
+        }
+        5 => {
+            drop_time_index(db, &trees.log).map_err(io)?;
             Ok(trees)
         }
         f if f == keys::STORE_FORMAT => Ok(trees),
@@ -152,4 +158,32 @@ pub(crate) fn reseal_index(
         "upgraded the store to format 5 (index tables and postings in blocks)"
     );
     Ok(chunks)
+}
+
+/// Upgrades a format-5 store to format 6: removes the time index ([`keys::LEGACY_TIME`],
+/// one key per group; the log is searched by time instead), then sets the format. A
+/// crash before the format is set leaves a format-5 store whose next open removes what
+/// is left. Returns the keys removed.
+pub(crate) fn drop_time_index(db: &sled::Db, log: &sled::Tree) -> Result<u64, sled::Error> {
+    let mut removed = 0u64;
+    loop {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for k in log.scan_prefix([keys::LEGACY_TIME]).keys().take(16_384) {
+            batch.remove(k?);
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        log.apply_batch(batch)?;
+        removed += n;
+    }
+    log.insert(keys::META_FORMAT, &[6])?;
+    db.flush()?;
+    tracing::info!(
+        removed,
+        "upgraded the store to format 6 (no time index: the log is searched by time)"
+    );
+    Ok(removed)
 }

@@ -1,11 +1,13 @@
-//! The single writer: group commit of everything waiting, in one atomic sled batch, one
-//! flush, then the acknowledgements (DESIGN.md, write path; docs/design.md, crash argument).
+//! The single writer: group commit of everything waiting, in one atomic sled write (one
+//! `insert` of the group's pack, or one `apply_batch` of its packs), one flush, then the
+//! acknowledgements (DESIGN.md, write path; docs/design.md, crash argument).
 //!
 //! The flush and the acknowledgements run on a second thread, the flusher, so that the
 //! writer stages and applies group N+1 while group N is being made durable: a pipeline of
 //! depth two. A group is acknowledged, and the head published, only after a flush that
 //! began after its batch was applied; after a failed flush nothing more is acknowledged and
-//! appends are refused until the store is reopened.
+//! appends are refused until the store is reopened. After each flush the flusher writes
+//! the head it made durable (`Mhead`), which the next flush makes durable in turn.
 //!
 //! A group's index entries go to the [`Memtable`] as soon as it is applied (the next group
 //! is checked against them); every reader bounds what it returns by the published head.
@@ -84,7 +86,6 @@ pub(crate) struct Writer {
 #[derive(Debug)]
 struct Group {
     head: Head,
-    first: Seq,
     at: Timestamp,
     versions: HashMap<StreamId, u64>,
     ids: HashMap<EventId, Seq>,
@@ -92,9 +93,8 @@ struct Group {
     staged: Vec<(Seq, StreamId, u64)>,
     /// Every event placed in this group, for the memtable.
     placed: Vec<Event>,
-    /// The pack being filled; full ones go into `batch`.
+    /// The group's entries, in packs.
     pack: PackBuilder,
-    batch: sled::Batch,
 }
 
 impl Writer {
@@ -102,14 +102,24 @@ impl Writer {
     pub fn run(mut self) {
         let (flush_tx, flush_rx) = std::sync::mpsc::sync_channel(1);
         let flusher = {
-            let db = self.db.clone();
+            let (db, log) = (self.db.clone(), self.tree.clone());
             let head_tx = self.head_tx.take();
             let stats = self.stats.clone();
             let failed = self.flush_failed.clone();
             let blobs = self.blobs.take();
             std::thread::Builder::new()
                 .name("custos-flusher".into())
-                .spawn(move || run_flusher(db, blobs, flush_rx, head_tx, stats, failed))
+                .spawn(move || {
+                    let flusher = Flusher {
+                        db,
+                        log,
+                        blobs,
+                        head_tx,
+                        stats,
+                        failed,
+                    };
+                    flusher.run(flush_rx)
+                })
         };
         let flusher = match flusher {
             Ok(f) => f,
@@ -185,14 +195,12 @@ impl Writer {
         let at = self.clock.now().max(self.last_time);
         let mut group = Group {
             head: self.head,
-            first: self.head.seq.next(),
             at,
             versions: HashMap::new(),
             ids: HashMap::new(),
             staged: Vec::new(),
             placed: Vec::new(),
             pack: PackBuilder::default(),
-            batch: sled::Batch::default(),
         };
         let mut replies = Vec::with_capacity(jobs.len());
         let mut failure = None;
@@ -239,28 +247,39 @@ impl Writer {
         }
     }
 
-    /// Applies the group's batch (the flusher makes it durable); then adds its events to
+    /// Writes the group's packs (the flusher makes them durable); then adds its events to
     /// the memtable (handing a full memtable to the sealer).
+    ///
+    /// A group of one pack (up to [`crate::packs::PACK_BYTES`]) is one `insert`, atomic
+    /// by itself; a larger one is one `apply_batch`. Not `apply_batch` always: sled 0.34's
+    /// batch seals the current log buffer and writes a buffer of its own before its keys
+    /// (`PageCache::pin_log`), two more disk writes per group than the flush's one
+    /// (docs/PERFORMANCE.md).
     fn write(&mut self, group: Group) -> Result<(), sled::Error> {
         let Group {
             head,
-            first,
             at,
             placed,
             mut pack,
-            mut batch,
             ..
         } = group;
-        pack.finish(&mut batch);
-        batch.insert(keys::META_HEAD, keys::encode_head(&head).to_vec());
-        batch.insert(&keys::time(at, first), &[]);
+        let mut packs = pack.finish();
         let injected = self
             .fail_after_groups
             .is_some_and(|n| self.stats.snapshot().0 >= n);
         if injected {
             return Err(sled::Error::Io(std::io::Error::other("injected IO error")));
         }
-        self.tree.apply_batch(batch)?;
+        if packs.len() == 1 {
+            let (k, v) = packs.remove(0);
+            self.tree.insert(k, v)?;
+        } else {
+            let mut batch = sled::Batch::default();
+            for (k, v) in packs {
+                batch.insert(&k, v);
+            }
+            self.tree.apply_batch(batch)?;
+        }
         {
             let mut index = self.index_mut();
             for e in &placed {
@@ -333,7 +352,7 @@ impl Writer {
         }
         for (event, record) in placed {
             let hash = chain_hash(&group.head.hash, &record);
-            group.pack.push(&mut group.batch, event.seq, &hash, &record);
+            group.pack.push(event.seq, &hash, &record);
             group.ids.insert(event.id, event.seq);
             group.head = Head {
                 seq: event.seq,
@@ -439,66 +458,93 @@ impl Writer {
 
 /// The flusher thread: for each group the writer applied, in order, one flush (groups
 /// waiting together share it) and the sync of any new sled blob file ([`BlobSync`]), then
-/// the group's head published and its answers sent. A failed flush answers every group
+/// the group's head published and its answers sent, and `Mhead` written (durable with the
+/// next flush: it never names a group that is not). A failed flush answers every group
 /// still waiting, and every later one, with the error, and tells the writer to refuse
 /// appends.
-fn run_flusher(
+struct Flusher {
     db: sled::Db,
-    mut blobs: Option<BlobSync>,
-    rx: Receiver<Flush>,
+    log: sled::Tree,
+    blobs: Option<BlobSync>,
     head_tx: Option<watch::Sender<Head>>,
     stats: Arc<crate::Stats>,
     failed: Arc<AtomicBool>,
-) {
-    let mut error: Option<String> = None;
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        jobs.extend(rx.try_iter());
-        if error.is_none() {
-            let synced = db.flush().map(drop).and_then(|()| match blobs.as_mut() {
-                Some(b) => b.sync().map_err(sled::Error::Io),
-                None => Ok(0),
+}
+
+impl Flusher {
+    fn run(mut self, rx: Receiver<Flush>) {
+        let mut error: Option<String> = None;
+        let mut written: Option<Head> = None;
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            jobs.extend(rx.try_iter());
+            if error.is_none() {
+                if let Err(e) = self.sync() {
+                    self.fail(&mut error, e);
+                }
+            }
+            let newest = jobs.iter().rev().find_map(|j| match j {
+                Flush::Group { head, .. } => Some(*head),
+                Flush::Shutdown(_) => None,
             });
-            match synced {
-                Ok(files) => stats.record_blob_files(files as u64),
-                Err(e) => {
-                    tracing::error!(error = %e, "flush failed; refusing appends until reopened");
-                    error = Some(e.to_string());
-                    failed.store(true, Ordering::Release);
+            if let (None, Some(head)) = (&error, newest) {
+                if written != Some(head) {
+                    match self
+                        .log
+                        .insert(keys::META_HEAD, keys::encode_head(&head).to_vec())
+                    {
+                        Ok(_) => written = Some(head),
+                        Err(e) => self.fail(&mut error, e),
+                    }
+                }
+            }
+            for job in jobs {
+                match job {
+                    Flush::Group {
+                        head,
+                        events,
+                        replies,
+                    } => {
+                        if error.is_none() {
+                            if events > 0 {
+                                self.stats.record_batch(events);
+                            }
+                            if let Some(tx) = &self.head_tx {
+                                tx.send_replace(head);
+                            }
+                        }
+                        for (reply, outcome) in replies {
+                            let outcome = match (&error, outcome) {
+                                (Some(e), Ok(_)) => Err(AppendError::Io(e.clone())),
+                                (_, outcome) => outcome,
+                            };
+                            let _ = reply.send(outcome);
+                        }
+                    }
+                    Flush::Shutdown(done) => {
+                        // `Mhead` durable too: after a shutdown it is the head.
+                        let _ = self.db.flush();
+                        let _ = done.send(());
+                    }
                 }
             }
         }
-        for job in jobs {
-            match job {
-                Flush::Group {
-                    head,
-                    events,
-                    replies,
-                } => {
-                    if error.is_none() {
-                        if events > 0 {
-                            stats.record_batch(events);
-                        }
-                        if let Some(tx) = &head_tx {
-                            tx.send_replace(head);
-                        }
-                    }
-                    for (reply, outcome) in replies {
-                        let outcome = match (&error, outcome) {
-                            (Some(e), Ok(_)) => Err(AppendError::Io(e.clone())),
-                            (_, outcome) => outcome,
-                        };
-                        let _ = reply.send(outcome);
-                    }
-                }
-                Flush::Shutdown(done) => {
-                    let _ = done.send(());
-                }
-            }
-        }
+        let _ = self.sync();
     }
-    let _ = db.flush();
-    if let Some(b) = blobs.as_mut() {
-        let _ = b.sync();
+
+    /// One flush, then the sync of new blob files.
+    fn sync(&mut self) -> Result<(), sled::Error> {
+        self.db.flush()?;
+        if let Some(b) = self.blobs.as_mut() {
+            let files = b.sync().map_err(sled::Error::Io)?;
+            self.stats.record_blob_files(files as u64);
+        }
+        Ok(())
+    }
+
+    fn fail(&self, error: &mut Option<String>, e: sled::Error) {
+        tracing::error!(error = %e, "flush failed; refusing appends until reopened");
+        *error = Some(e.to_string());
+        self.failed.store(true, Ordering::Release);
     }
 }

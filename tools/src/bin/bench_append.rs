@@ -1,6 +1,8 @@
 //! Durable append throughput: custos's store with 64 concurrent appenders vs raw sled
 //! `apply_batch` + `flush` of the same stored bytes (packed as custos packs them, and with
-//! one key per event as before store format 4), in one run on the same events.
+//! one key per event as before store format 4), and vs raw sled writing each batch's pack
+//! with one `insert` + `flush` (as the store does since format 6), in one run on the same
+//! events.
 //!
 //! `cargo run --release -p custos-tools --bin bench-append -- --events 200000`
 
@@ -84,11 +86,23 @@ fn stored_values(events: &[DemoEvent]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Raw sled, each batch packed as custos packs a group (store format 4: `G ‖ last seq` →
-/// entries, a pack closed past 64 KiB), or, `packed` false, one key per event (format 3).
-/// On sled with the store's cache and segment sizes. Returns events/s, the resident set after the run (the
-/// tree still open), and disk bytes.
-fn raw_sled(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
+/// How raw sled writes a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// One key per event (store format 3), in one `apply_batch`.
+    PerEvent,
+    /// Packed as custos packs a group (`G ‖ last seq` → entries, a pack closed past
+    /// 64 KiB), in one `apply_batch`.
+    Packed,
+    /// Packed, and a batch of one pack written with one `insert` (the store since
+    /// format 6; sled's `apply_batch` writes two log buffers of its own).
+    PackedInsert,
+}
+
+/// Raw sled writing `values` in batches of `batch`, each followed by a `flush`, on sled
+/// with the store's cache and segment sizes. Returns events/s, the resident set after the
+/// run (the tree still open), and disk bytes.
+fn raw_sled(values: &[Vec<u8>], batch: usize, layout: Layout) -> (f64, u64, u64) {
     let dir = tempfile::tempdir().expect("tmp");
     let db = custos_store::sled_config(dir.path())
         .cache_capacity(custos_store::DEFAULT_CACHE_BYTES)
@@ -99,19 +113,28 @@ fn raw_sled(values: &[Vec<u8>], batch: usize, packed: bool) -> (f64, u64, u64) {
     for (chunk_no, chunk) in values.chunks(batch).enumerate() {
         let first = (chunk_no * batch + 1) as u64;
         let mut b = sled::Batch::default();
-        if packed {
-            let mut pack = raw::PackBuilder::default();
-            for (i, v) in chunk.iter().enumerate() {
-                let (hash, record) = v.split_at(32);
-                let hash = Digest(hash.try_into().expect("32 bytes"));
-                pack.push(&mut b, Seq(first + i as u64), &hash, record);
-            }
-            pack.finish(&mut b);
-        } else {
+        if layout == Layout::PerEvent {
             for (i, v) in chunk.iter().enumerate() {
                 let mut k = vec![b'L'];
                 k.extend_from_slice(&(first + i as u64).to_be_bytes());
                 b.insert(k, v.as_slice());
+            }
+        } else {
+            let mut pack = raw::PackBuilder::default();
+            for (i, v) in chunk.iter().enumerate() {
+                let (hash, record) = v.split_at(32);
+                let hash = Digest(hash.try_into().expect("32 bytes"));
+                pack.push(Seq(first + i as u64), &hash, record);
+            }
+            let mut packs = pack.finish();
+            if layout == Layout::PackedInsert && packs.len() == 1 {
+                let (k, v) = packs.remove(0);
+                tree.insert(k, v).expect("insert");
+                db.flush().expect("flush");
+                continue;
+            }
+            for (k, v) in packs {
+                b.insert(&k, v);
             }
         }
         tree.apply_batch(b).expect("batch");
@@ -194,8 +217,8 @@ fn main() {
         let batch = args.packed_batch.max(1);
         let mut ratios = Vec::new();
         for round in 1..=args.rounds {
-            let (per_key, rss_k, disk_k) = raw_sled(&values, batch, false);
-            let (packed, rss_p, disk_p) = raw_sled(&values, batch, true);
+            let (per_key, rss_k, disk_k) = raw_sled(&values, batch, Layout::PerEvent);
+            let (packed, rss_p, disk_p) = raw_sled(&values, batch, Layout::Packed);
             ratios.push(packed / per_key);
             println!(
                 "round {round}: raw sled, batches of {batch}: one key per event {per_key:.0} ev/s \
@@ -216,6 +239,7 @@ fn main() {
         return;
     }
     let mut ratios_same = Vec::new();
+    let mut ratios_insert = Vec::new();
     let mut ratios_per_key = Vec::new();
     let mut ratios_1000 = Vec::new();
     for round in 1..=args.rounds {
@@ -227,27 +251,32 @@ fn main() {
             continue;
         }
         let batch = mean_group.round().max(1.0) as usize;
-        let (raw_same, _, _) = raw_sled(&values, batch, true);
-        let (per_key, _, _) = raw_sled(&values, batch, false);
-        let (raw_1000, _, _) = raw_sled(&values, 1000, false);
+        let (raw_same, _, _) = raw_sled(&values, batch, Layout::Packed);
+        let (raw_insert, _, _) = raw_sled(&values, batch, Layout::PackedInsert);
+        let (per_key, _, _) = raw_sled(&values, batch, Layout::PerEvent);
+        let (raw_1000, _, _) = raw_sled(&values, 1000, Layout::PerEvent);
         ratios_same.push(store / raw_same);
+        ratios_insert.push(store / raw_insert);
         ratios_per_key.push(store / per_key);
         ratios_1000.push(store / raw_1000);
         println!(
             "round {round}: custos {store:>7.0} ev/s (64 appenders, mean group {mean_group:.1}) | \
              raw sled batch {batch:>4}, packed: {raw_same:>7.0} ev/s, ratio {:.2} | \
+             packed, one insert: {raw_insert:>7.0} ev/s, ratio {:.2} | \
              one key per event: {per_key:>7.0} ev/s, ratio {:.2} | \
              one key per event, batch 1000: {raw_1000:>7.0} ev/s, ratio {:.2}",
             store / raw_same,
+            store / raw_insert,
             store / per_key,
             store / raw_1000
         );
     }
     if !ratios_same.is_empty() {
         println!(
-            "median over {} rounds: custos/raw(same batch, packed) = {:.2}, custos/raw(same batch, one key per event) = {:.2}, custos/raw(batch 1000, one key per event) = {:.2}",
+            "median over {} rounds: custos/raw(same batch, packed) = {:.2}, custos/raw(same batch, packed, one insert) = {:.2}, custos/raw(same batch, one key per event) = {:.2}, custos/raw(batch 1000, one key per event) = {:.2}",
             ratios_same.len(),
             median(&mut ratios_same),
+            median(&mut ratios_insert),
             median(&mut ratios_per_key),
             median(&mut ratios_1000)
         );

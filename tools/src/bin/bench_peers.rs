@@ -396,7 +396,7 @@ fn raw_append(dir: &Path, rows: &[Row], batch: usize, packed: bool) -> anyhow::R
             prev = chain_hash(&prev, &r.record);
             let seq = Seq(r.seq as u64);
             if packed {
-                pack.push(&mut b, seq, &prev, &r.record);
+                pack.push(seq, &prev, &r.record);
             } else {
                 let mut v = prev.0.to_vec();
                 v.extend_from_slice(&r.record);
@@ -405,7 +405,7 @@ fn raw_append(dir: &Path, rows: &[Row], batch: usize, packed: bool) -> anyhow::R
                 b.insert(k, v);
             }
         }
-        pack.finish(&mut b);
+        pack.finish_into(&mut b);
         tree.apply_batch(b)?;
         db.flush()?;
     }
