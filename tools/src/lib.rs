@@ -256,3 +256,55 @@ pub fn proc_status_kib(pid: &str, field: &str) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// How the raw-sled baselines write a batch of log entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawLayout {
+    /// One key per event (`L ‖ seq` → `hash ‖ record`, store format 3), in one
+    /// `apply_batch`.
+    PerEvent,
+    /// Packed as custos packs a group (`G ‖ last seq` → entries, a pack closed past
+    /// 64 KiB), in one `apply_batch`.
+    Packed,
+    /// Packed, a batch of one pack written with one `insert` (the store since format 6:
+    /// sled's `apply_batch` writes two log buffers of its own), several with `apply_batch`.
+    PackedInsert,
+}
+
+/// One batch of `(seq, hash, record)` written to `tree` as `layout` says, then one `flush`
+/// of `db`: the durable write of the benchmarks' raw-sled baselines.
+pub fn raw_write(
+    db: &sled::Db,
+    tree: &sled::Tree,
+    entries: &[(custos_core::Seq, custos_core::Digest, &[u8])],
+    layout: RawLayout,
+) -> sled::Result<()> {
+    let mut batch = sled::Batch::default();
+    if layout == RawLayout::PerEvent {
+        for (seq, hash, record) in entries {
+            let mut k = vec![b'L'];
+            k.extend_from_slice(&seq.0.to_be_bytes());
+            let mut v = hash.0.to_vec();
+            v.extend_from_slice(record);
+            batch.insert(k, v);
+        }
+    } else {
+        let mut pack = custos_store::raw::PackBuilder::default();
+        for (seq, hash, record) in entries {
+            pack.push(*seq, hash, record);
+        }
+        let mut packs = pack.finish();
+        if layout == RawLayout::PackedInsert && packs.len() == 1 {
+            let (k, v) = packs.remove(0);
+            tree.insert(k, v)?;
+            db.flush()?;
+            return Ok(());
+        }
+        for (k, v) in packs {
+            batch.insert(&k, v);
+        }
+    }
+    tree.apply_batch(batch)?;
+    db.flush()?;
+    Ok(())
+}

@@ -16,7 +16,8 @@ use clap::Parser;
 use custos_core::chain::chain_hash;
 use custos_core::{codec, Digest, Seq, Timestamp};
 use custos_demo::{Demo, DemoConfig, DemoEvent};
-use custos_store::{raw, Store, StoreConfig};
+use custos_store::{Store, StoreConfig};
+use custos_tools::{raw_write, RawLayout};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -86,23 +87,10 @@ fn stored_values(events: &[DemoEvent]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// How raw sled writes a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layout {
-    /// One key per event (store format 3), in one `apply_batch`.
-    PerEvent,
-    /// Packed as custos packs a group (`G ‖ last seq` → entries, a pack closed past
-    /// 64 KiB), in one `apply_batch`.
-    Packed,
-    /// Packed, and a batch of one pack written with one `insert` (the store since
-    /// format 6; sled's `apply_batch` writes two log buffers of its own).
-    PackedInsert,
-}
-
 /// Raw sled writing `values` in batches of `batch`, each followed by a `flush`, on sled
 /// with the store's cache and segment sizes. Returns events/s, the resident set after the
 /// run (the tree still open), and disk bytes.
-fn raw_sled(values: &[Vec<u8>], batch: usize, layout: Layout) -> (f64, u64, u64) {
+fn raw_sled(values: &[Vec<u8>], batch: usize, layout: RawLayout) -> (f64, u64, u64) {
     let dir = tempfile::tempdir().expect("tmp");
     let db = custos_store::sled_config(dir.path())
         .cache_capacity(custos_store::DEFAULT_CACHE_BYTES)
@@ -112,33 +100,16 @@ fn raw_sled(values: &[Vec<u8>], batch: usize, layout: Layout) -> (f64, u64, u64)
     let start = Instant::now();
     for (chunk_no, chunk) in values.chunks(batch).enumerate() {
         let first = (chunk_no * batch + 1) as u64;
-        let mut b = sled::Batch::default();
-        if layout == Layout::PerEvent {
-            for (i, v) in chunk.iter().enumerate() {
-                let mut k = vec![b'L'];
-                k.extend_from_slice(&(first + i as u64).to_be_bytes());
-                b.insert(k, v.as_slice());
-            }
-        } else {
-            let mut pack = raw::PackBuilder::default();
-            for (i, v) in chunk.iter().enumerate() {
+        let entries: Vec<(Seq, Digest, &[u8])> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
                 let (hash, record) = v.split_at(32);
                 let hash = Digest(hash.try_into().expect("32 bytes"));
-                pack.push(Seq(first + i as u64), &hash, record);
-            }
-            let mut packs = pack.finish();
-            if layout == Layout::PackedInsert && packs.len() == 1 {
-                let (k, v) = packs.remove(0);
-                tree.insert(k, v).expect("insert");
-                db.flush().expect("flush");
-                continue;
-            }
-            for (k, v) in packs {
-                b.insert(&k, v);
-            }
-        }
-        tree.apply_batch(b).expect("batch");
-        db.flush().expect("flush");
+                (Seq(first + i as u64), hash, record)
+            })
+            .collect();
+        raw_write(&db, &tree, &entries, layout).expect("raw write");
     }
     let rate = values.len() as f64 / start.elapsed().as_secs_f64();
     let rss = custos_tools::proc_status_kib("self", "VmRSS");
@@ -217,8 +188,8 @@ fn main() {
         let batch = args.packed_batch.max(1);
         let mut ratios = Vec::new();
         for round in 1..=args.rounds {
-            let (per_key, rss_k, disk_k) = raw_sled(&values, batch, Layout::PerEvent);
-            let (packed, rss_p, disk_p) = raw_sled(&values, batch, Layout::Packed);
+            let (per_key, rss_k, disk_k) = raw_sled(&values, batch, RawLayout::PerEvent);
+            let (packed, rss_p, disk_p) = raw_sled(&values, batch, RawLayout::Packed);
             ratios.push(packed / per_key);
             println!(
                 "round {round}: raw sled, batches of {batch}: one key per event {per_key:.0} ev/s \
@@ -251,10 +222,10 @@ fn main() {
             continue;
         }
         let batch = mean_group.round().max(1.0) as usize;
-        let (raw_same, _, _) = raw_sled(&values, batch, Layout::Packed);
-        let (raw_insert, _, _) = raw_sled(&values, batch, Layout::PackedInsert);
-        let (per_key, _, _) = raw_sled(&values, batch, Layout::PerEvent);
-        let (raw_1000, _, _) = raw_sled(&values, 1000, Layout::PerEvent);
+        let (raw_same, _, _) = raw_sled(&values, batch, RawLayout::Packed);
+        let (raw_insert, _, _) = raw_sled(&values, batch, RawLayout::PackedInsert);
+        let (per_key, _, _) = raw_sled(&values, batch, RawLayout::PerEvent);
+        let (raw_1000, _, _) = raw_sled(&values, 1000, RawLayout::PerEvent);
         ratios_same.push(store / raw_same);
         ratios_insert.push(store / raw_insert);
         ratios_per_key.push(store / per_key);
