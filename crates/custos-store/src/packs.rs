@@ -315,20 +315,76 @@ pub fn get(tree: &sled::Tree, seq: Seq) -> Result<Option<IVec>, ScanError> {
     }
 }
 
+/// Recording times the search by time has read, `(recorded_at, seq)`: facts about the
+/// log below its head, which never change, kept to narrow later searches. Bounded: past
+/// [`Times::MAX`] points it starts afresh.
+#[derive(Debug, Default)]
+pub struct Times(std::collections::BTreeSet<(Timestamp, Seq)>);
+
+impl Times {
+    /// The most points kept (about 4 MiB).
+    pub const MAX: usize = 65_536;
+
+    fn note(&mut self, at: Timestamp, seq: Seq) {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert((at, seq));
+    }
+
+    /// `(lo, hi)` narrowed by what is known: the seq after the last known one recorded
+    /// before `at`, and the first known one recorded at or after it.
+    fn narrow(&self, at: Timestamp, lo: u64, hi: u64) -> (u64, u64) {
+        let below = self.0.range(..(at, Seq::ZERO)).next_back();
+        let above = self.0.range((at, Seq::ZERO)..).next();
+        let lo = below.map_or(lo, |(_, s)| lo.max(s.0 + 1));
+        let hi = above.map_or(hi, |(_, s)| hi.min(s.0));
+        (lo.min(hi), hi)
+    }
+}
+
 /// The first seq up to `head` recorded at or after `at` (`head + 1` if none), by a
 /// binary search over the packs: the writer never lets `recorded_at` go backwards along
 /// the log, so the log is its own time index (store format 6; before, one key per group
 /// beside the pack). About log2(packs) lookups, each reading one pack's entry lengths and
-/// a few recording times ([`codec::peek_recorded_at`]).
-pub fn first_seq_at(tree: &sled::Tree, head: Seq, at: Timestamp) -> Result<Seq, ScanError> {
+/// a few recording times ([`codec::peek_recorded_at`]), fewer as `known` fills with the
+/// times earlier searches read (every pack looked up adds its first and last).
+pub fn first_seq_at(
+    tree: &sled::Tree,
+    head: Seq,
+    at: Timestamp,
+    known: &std::sync::Mutex<Times>,
+) -> Result<Seq, ScanError> {
     if head == Seq::ZERO {
         return Ok(Seq(1));
     }
+    let lock = || known.lock().unwrap_or_else(|p| p.into_inner());
+    let bounds = lock().narrow(at, 1, head.0 + 1);
+    let mut learned = Vec::new();
+    let found = search(tree, head, at, bounds, &mut learned);
+    let mut known = lock();
+    for (t, seq) in learned {
+        known.note(t, seq);
+    }
+    found
+}
+
+/// [`first_seq_at`] within `(lo, hi)`; the times read go to `learned`.
+fn search(
+    tree: &sled::Tree,
+    head: Seq,
+    at: Timestamp,
+    (mut lo, mut hi): (u64, u64),
+    learned: &mut Vec<(Timestamp, Seq)>,
+) -> Result<Seq, ScanError> {
     // Every seq below `lo` was recorded before `at`; every seq from `hi` to the head, at
     // or after it.
-    let (mut lo, mut hi) = (1u64, head.0 + 1);
     // The usual question is "now": one look at the head's pack answers it.
-    let mut mid = head.0;
+    let mut mid = if hi == head.0 + 1 {
+        head.0
+    } else {
+        lo + (hi - lo) / 2
+    };
     while lo < hi {
         let (pack, last) = pack_holding(tree, Seq(mid))?;
         let entries: Vec<Entry> =
@@ -346,6 +402,12 @@ pub fn first_seq_at(tree: &sled::Tree, head: Seq, at: Timestamp) -> Result<Seq, 
                 },
             )
         };
+        if let (Some(first), Some(end)) = (entries.first(), entries.last()) {
+            if end.seq <= head {
+                learned.push((time(first)?, first.seq));
+                learned.push((time(end)?, end.seq));
+            }
+        }
         // The pack's first entry recorded at or after `at`.
         let (mut a, mut b) = (0, entries.len());
         while a < b {
@@ -627,5 +689,23 @@ mod tests {
         tree.apply_batch(batch).expect("insert");
         assert_eq!(seqs(Scan::verifying(&tree, Seq(4))), vec![4, 6, 5]);
         assert_eq!(seqs(Scan::range(&tree, Seq(4), Seq(5))), vec![4]);
+    }
+
+    #[test]
+    fn known_times_narrow_a_search_and_are_kept_bounded() {
+        let mut known = Times::default();
+        assert_eq!(known.narrow(Timestamp(50), 1, 101), (1, 101));
+        // seq 10 at t 20, seq 40 at t 50, seq 41 at t 50, seq 90 at t 80.
+        for (t, s) in [(20, 10), (50, 40), (50, 41), (80, 90)] {
+            known.note(Timestamp(t), Seq(s));
+        }
+        assert_eq!(known.narrow(Timestamp(50), 1, 101), (11, 40));
+        assert_eq!(known.narrow(Timestamp(51), 1, 101), (42, 90));
+        assert_eq!(known.narrow(Timestamp(10), 1, 101), (1, 10));
+        assert_eq!(known.narrow(Timestamp(99), 1, 101), (91, 101));
+        for s in 0..Times::MAX as u64 + 5 {
+            known.note(Timestamp(s as i64), Seq(s));
+        }
+        assert!(known.0.len() <= Times::MAX);
     }
 }

@@ -220,6 +220,8 @@ struct Inner {
     index: Arc<RwLock<Index>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     sealer: Mutex<Option<JoinHandle<()>>>,
+    /// The recording times searches by time have read ([`crate::packs::Times`]).
+    times: Mutex<crate::packs::Times>,
 }
 
 impl Inner {
@@ -391,6 +393,7 @@ impl Store {
                 index,
                 writer: Mutex::new(Some(handle)),
                 sealer: Mutex::new(Some(sealer)),
+                times: Mutex::default(),
             }),
         })
     }
@@ -572,6 +575,7 @@ impl Store {
             &self.inner.trees.log,
             self.head().seq,
             at,
+            &self.inner.times,
         )?)
     }
 

@@ -80,12 +80,19 @@ pub fn req(s: u32, expected: Option<u64>, events: Vec<NewEvent>) -> AppendReques
 }
 
 /// Edits the store's tree at `dir` straight in sled, behind the store's back (the store
-/// must be closed), and flushes.
+/// must be closed), and flushes. sled lets go of the directory's lock a moment after its
+/// last handle is dropped, so the open is tried again for up to 2.5 s.
 pub fn edit_raw(dir: &std::path::Path, edit: impl FnOnce(&sled::Tree)) {
-    let db = custos_store::sled_config(dir)
-        .flush_every_ms(None)
-        .open()
-        .expect("raw open");
+    let open = || custos_store::sled_config(dir).flush_every_ms(None).open();
+    let mut db = open();
+    for _ in 0..100 {
+        if db.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        db = open();
+    }
+    let db = db.expect("raw open");
     edit(&db.open_tree("custos").expect("tree"));
     db.flush().expect("flush");
 }
