@@ -426,15 +426,20 @@ fn retries_and_conflicts_see_sealed_events() {
     assert_eq!(store.head().seq, Seq(22));
 }
 
-#[test]
-fn time_ranges_are_found_by_searching_the_log() {
-    let dir = tempfile::tempdir().expect("tmp");
+/// A store at `dir` whose clock shows 1,000 s until moved.
+fn with_manual_clock(dir: &std::path::Path) -> (Store, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_000)));
     let config = StoreConfig {
         clock: clock.clone(),
         ..StoreConfig::default()
     };
-    let store = Store::open(dir.path(), config).expect("open");
+    (Store::open(dir, config).expect("open"), clock)
+}
+
+#[test]
+fn time_ranges_are_found_by_searching_the_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (store, clock) = with_manual_clock(dir.path());
     for i in 0..10u32 {
         clock.set(Timestamp::from_secs(1_000 + 10 * i64::from(i)));
         store
@@ -509,12 +514,7 @@ fn check_first_seq_at(store: &Store) {
 #[test]
 fn the_first_seq_at_a_time_is_found_by_searching_the_log() {
     let dir = tempfile::tempdir().expect("tmp");
-    let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_000)));
-    let config = StoreConfig {
-        clock: clock.clone(),
-        ..StoreConfig::default()
-    };
-    let store = Store::open(dir.path(), config).expect("open");
+    let (store, clock) = with_manual_clock(dir.path());
     assert_eq!(store.first_seq_at(Timestamp(0)).expect("empty"), Seq(1));
     // A fixed pseudo-random sequence (xorshift), so that a failure can be replayed.
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
