@@ -267,7 +267,8 @@ pub enum RawLayout {
     /// 64 KiB), in one `apply_batch`.
     Packed,
     /// Packed, a batch of one pack written with one `insert` (the store since format 6:
-    /// sled's `apply_batch` writes two log buffers of its own), several with `apply_batch`.
+    /// sled's `apply_batch` seals and writes log buffers of its own), several with
+    /// `apply_batch`.
     PackedInsert,
 }
 
