@@ -777,43 +777,16 @@ mod tests {
         let given = given.expect("the demo gives consents");
         let mut varied = Vec::new();
         for p in &events {
-            match p.clone() {
-                Payload::SessionStarted {
-                    session,
-                    tenant,
-                    staff,
-                    grant,
-                    target,
-                    mode,
-                    supervision,
-                    reason,
-                    ticket_link,
-                    consent: _,
-                    deadline,
-                } => {
-                    for grant in [grant, None] {
-                        varied.push(Payload::SessionStarted {
-                            session,
-                            tenant: tenant.clone(),
-                            staff: staff.clone(),
-                            grant,
-                            target: target.clone(),
-                            mode,
-                            supervision,
-                            reason: reason.clone(),
-                            ticket_link: ticket_link.clone(),
-                            consent: Some(given),
-                            deadline,
-                        });
-                    }
-                }
-                mut p @ Payload::SessionAction { .. } => {
-                    if let Payload::SessionAction { consent, .. } = &mut p {
-                        *consent = Some(given);
-                    }
-                    varied.push(p);
-                }
-                _ => {}
+            let mut p = p.clone();
+            match &mut p {
+                Payload::SessionStarted { consent, .. }
+                | Payload::SessionAction { consent, .. } => *consent = Some(given),
+                _ => continue,
+            }
+            varied.push(p.clone());
+            if let Payload::SessionStarted { grant, .. } = &mut p {
+                *grant = None;
+                varied.push(p);
             }
         }
         assert!(!varied.is_empty());
