@@ -502,7 +502,19 @@ fn ids_of(payload: &Payload, into: &mut Map<String, Value>) {
             session = Some(s)
         }
         P::ReviewRecorded { review: r, .. } => review = Some(r),
-        _ => {}
+        // Named, not `_`: a new variant must say which ids it carries.
+        P::TenantCreated { .. }
+        | P::OnboardingOpened { .. }
+        | P::OnboardingClosed { .. }
+        | P::StaffEnrolled { .. }
+        | P::StaffUpdated { .. }
+        | P::CustomerUserAdded { .. }
+        | P::CustomerUserRemoved { .. }
+        | P::AttemptRejected { .. }
+        | P::TokenIssued { .. }
+        | P::TokenRevoked { .. }
+        | P::ThresholdsSet { .. }
+        | P::ThresholdsChanged { .. } => {}
     }
     put(into, "tenant", tenant);
     put(into, "grant", grant);
