@@ -228,7 +228,10 @@ fn back_to_one_tree(db: &sled::Db, format: u8) -> usize {
         let other = db.open_tree(name).expect("tree");
         for kv in other.iter() {
             let (k, v) = kv.expect("kv");
-            if !(format == 1 && k.first() == Some(&b'J')) {
+            // Formats 1 and 2 had no tenant checkpoints; format 1 no subject postings.
+            let new = k.first() == Some(&custos_store::raw::CHECKPOINT)
+                || (format == 1 && k.first() == Some(&b'J'));
+            if !new {
                 log.insert(&k, v).expect("insert");
                 moved += 1;
             }
@@ -438,6 +441,8 @@ fn back_to_format_4(db: &sled::Db) {
                 streams.insert(block_chunk(&k).expect("chunk"));
             }
             b'M' => continue,
+            // Format 4 had no tenant checkpoints.
+            custos_store::raw::CHECKPOINT => {}
             _ => lists
                 .entry(k[..k.len() - 8].to_vec())
                 .or_default()
@@ -602,5 +607,231 @@ fn a_store_of_format_2_gets_its_index_and_snapshots_moved_out_of_the_log_tree() 
     assert_eq!(
         first_bytes(&db, "custos-snapshots"),
         [b'P'].into_iter().collect()
+    );
+}
+
+/// The tenant checkpoints in the index tree: (tenant, seq) → value.
+fn checkpoints(db: &sled::Db) -> std::collections::BTreeMap<(String, u64), sled::IVec> {
+    let index = db.open_tree("custos-index").expect("index tree");
+    index
+        .scan_prefix([custos_store::raw::CHECKPOINT])
+        .map(|kv| {
+            let (k, v) = kv.expect("checkpoint");
+            let len = usize::from(k[1]);
+            let tenant = String::from_utf8(k[2..2 + len].to_vec()).expect("name");
+            let seq = custos_store::raw::trailing_u64(&k).expect("seq");
+            ((tenant, seq), v)
+        })
+        .collect()
+}
+
+/// The last seqs of the sealed index chunks, from their id tables' keys.
+fn chunk_ends(db: &sled::Db) -> std::collections::BTreeSet<u64> {
+    let index = db.open_tree("custos-index").expect("index tree");
+    index
+        .scan_prefix([custos_store::raw::ID_TABLE])
+        .keys()
+        .map(|k| custos_store::raw::block_chunk(&k.expect("key")).expect("chunk"))
+        .collect()
+}
+
+fn checkpoint_key(tenant: &str, seq: u64) -> Vec<u8> {
+    with_u64(
+        &custos_store::raw::named_prefix(custos_store::raw::CHECKPOINT, tenant),
+        seq,
+    )
+}
+
+/// Every tenant's view from [`Store::tenant_access_at`] against a plain fold, at `points`
+/// and three hours later; returns how many views were some tenant's.
+fn tenants_answer_as_a_plain_fold(store: &Store, points: &[Seq]) -> usize {
+    let plain = plain_folds(store, points);
+    let mut compared = 0;
+    for (point, (whole, at)) in points.iter().zip(&plain) {
+        for (tenant, _) in whole.tenants() {
+            let by_index = store.tenant_access_at(tenant, *point).expect("by index");
+            for at in [*at, at.plus_secs(3 * 3600)] {
+                let expected = whole.tenant(tenant, at);
+                assert_eq!(by_index.tenant(tenant, at), expected, "{tenant} at {point}");
+                compared += usize::from(expected.is_some());
+            }
+        }
+    }
+    compared
+}
+
+#[test]
+fn a_tenant_is_answered_from_its_checkpoint_if_its_hash_is_the_logs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = demo_log(dir.path());
+    let head = store.head().seq;
+    drop(store);
+    let db = open_when_free(dir.path());
+    let kept = checkpoints(&db);
+    // Every sealed chunk (of about 400 events) keeps the checkpoints of its tenants.
+    let ends: std::collections::BTreeSet<u64> = kept.keys().map(|(_, s)| *s).collect();
+    let chunks = chunk_ends(&db);
+    assert!(chunks.len() >= 8, "{chunks:?}");
+    assert_eq!(ends, chunks, "checkpointed chunk ends");
+    // A tenant checkpointed at a chunk in the middle and again later: its answer just
+    // before its next checkpoint reads the one in the middle.
+    let middle = *chunks.iter().nth(chunks.len() / 2).expect("a chunk");
+    let (tenant, point) = kept
+        .keys()
+        .filter(|(_, s)| *s == middle)
+        .find_map(|(t, _)| {
+            let next = kept.keys().find(|(u, s)| u == t && *s > middle)?.1;
+            Some((t.clone(), Seq(next - 1)))
+        })
+        .expect("a tenant checkpointed in the middle and later");
+    let key = checkpoint_key(&tenant, middle);
+    let original = kept[&(tenant.clone(), middle)].clone();
+    let index = db.open_tree("custos-index").expect("index tree");
+    let empty = codec::encode_snapshot(&Access::default()).expect("encode");
+    let with_hash = |hash: &[u8]| [hash, &empty[..]].concat();
+    let tenant_id = custos_core::TenantId::new(tenant.as_str()).expect("tenant");
+    let answer = |store: &Store| {
+        let (whole, at) = plain_folds(store, &[point]).remove(0);
+        let view = store
+            .tenant_access_at(&tenant_id, point)
+            .expect("by index")
+            .tenant(&tenant_id, at);
+        (view, whole.tenant(&tenant_id, at))
+    };
+
+    // An empty state in its place, beside the log's hash: the answer is built on it.
+    index.insert(&key, with_hash(&original[..32])).expect("put");
+    drop((index, db));
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen");
+    let (view, expected) = answer(&store);
+    assert!(expected.is_some());
+    assert_ne!(
+        view, expected,
+        "{tenant} at {point}: the checkpoint was not read"
+    );
+    drop(store);
+
+    // The same beside another hash: ignored, the answer is the plain fold's.
+    let db = open_when_free(dir.path());
+    let index = db.open_tree("custos-index").expect("index tree");
+    index.insert(&key, with_hash(&[7; 32])).expect("put");
+    drop((index, db));
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen");
+    let (view, expected) = answer(&store);
+    assert_eq!(view, expected, "{tenant} at {point}");
+    drop(store);
+
+    // Restored, every tenant answers as the plain fold at points before, on and after
+    // chunk ends.
+    let db = open_when_free(dir.path());
+    db.open_tree("custos-index")
+        .expect("index tree")
+        .insert(&key, original)
+        .expect("put");
+    drop(db);
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen");
+    let points: Vec<Seq> = [middle - 1, middle, middle + 1, head.0 - 1, head.0]
+        .into_iter()
+        .map(Seq)
+        .collect();
+    let compared = tenants_answer_as_a_plain_fold(&store, &points);
+    assert!(compared > 200, "{compared}");
+}
+
+#[test]
+fn the_sealer_folds_a_tenant_from_the_log_when_its_checkpoints_are_missing() {
+    use custos_core::{EventId, NewEvent, Payload, PrincipalId, StreamId, TenantId};
+    use custos_store::AppendRequest;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = demo_log(dir.path());
+    let old_head = store.head().seq;
+    let tenants: Vec<TenantId> = plain_folds(&store, &[old_head])[0]
+        .0
+        .tenants()
+        .map(|(t, _)| t.clone())
+        .collect();
+    drop(store);
+    // No checkpoint at all, in a store of the current format (so no upgrade writes them).
+    {
+        let db = open_when_free(dir.path());
+        let index = db.open_tree("custos-index").expect("index tree");
+        for (tenant, seq) in checkpoints(&db).into_keys() {
+            index.remove(checkpoint_key(&tenant, seq)).expect("remove");
+        }
+        db.flush().expect("flush");
+    }
+    // Enough events naming the demo's tenants for another chunk: each tenant's
+    // onboarding opened or closed, which only a state with its earlier events shows.
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen");
+    let actor = PrincipalId::new("staff:checkpoints").expect("actor");
+    for i in 0..450u64 {
+        let tenant = tenants[i as usize % tenants.len()].clone();
+        let payload = if i % 2 == 0 {
+            Payload::OnboardingOpened { tenant }
+        } else {
+            Payload::OnboardingClosed { tenant }
+        };
+        store
+            .append_blocking(AppendRequest {
+                stream: StreamId::new(format!("checkpoints:{i}")).expect("stream"),
+                expected: Some(0),
+                events: vec![NewEvent::new(
+                    EventId(u128::MAX - u128::from(i)),
+                    actor.clone(),
+                    payload,
+                )],
+            })
+            .expect("append");
+    }
+    let head = store.head().seq;
+    drop(store);
+    let db = open_when_free(dir.path());
+    // One chunk sealed since: its checkpoints are the only ones.
+    let kept = checkpoints(&db);
+    let chunk = *chunk_ends(&db).last().expect("a chunk");
+    assert!(chunk > old_head.0, "{chunk}");
+    assert!(kept.keys().all(|(_, s)| *s == chunk), "{:?}", kept.keys());
+    assert!(kept.len() > 20, "{} checkpoints at {chunk}", kept.len());
+    drop(db);
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen");
+    let compared = tenants_answer_as_a_plain_fold(&store, &[Seq(chunk), head]);
+    assert!(compared > 40, "{compared}");
+}
+
+#[test]
+fn a_store_of_format_6_gets_its_tenant_checkpoints() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = demo_log(dir.path());
+    let head = store.head();
+    drop(store);
+    let written = {
+        let db = open_when_free(dir.path());
+        let kept = checkpoints(&db);
+        let index = db.open_tree("custos-index").expect("index tree");
+        for (tenant, seq) in kept.keys() {
+            index.remove(checkpoint_key(tenant, *seq)).expect("remove");
+        }
+        let log = db.open_tree("custos").expect("log tree");
+        log.insert("Mformat", &[6]).expect("format");
+        db.flush().expect("flush");
+        kept
+    };
+    assert!(written.len() > 100, "{}", written.len());
+    let store = Store::open(dir.path(), small_chunks()).expect("reopen and upgrade");
+    assert_eq!(store.verify(Some(head)).expect("verify"), head);
+    let compared = tenants_answer_as_a_plain_fold(&store, &[Seq(1000), Seq(2400), head.seq]);
+    assert!(compared > 100, "{compared}");
+    drop(store);
+    let db = open_when_free(dir.path());
+    let log = db.open_tree("custos").expect("tree");
+    assert_eq!(
+        log.get("Mformat").expect("get").as_deref(),
+        Some(&[custos_store::raw::STORE_FORMAT][..])
+    );
+    // The same checkpoints as the sealer wrote, for the same tenants at the same chunks.
+    let upgraded = checkpoints(&db);
+    assert_eq!(
+        upgraded.keys().collect::<Vec<_>>(),
+        written.keys().collect::<Vec<_>>()
     );
 }

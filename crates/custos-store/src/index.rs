@@ -728,7 +728,7 @@ mod tests {
         );
         assert!(blocks(keys::STREAM_TABLE) > 10, "stream blocks");
         assert_eq!(blocks(keys::TENANT), 20_000usize.div_ceil(POSTINGS_BLOCK));
-        crate::seal::write_chunk(&tree, entries, Seq(20_000)).expect("seal");
+        crate::seal::write_chunk(&tree, entries, Seq(20_000), None).expect("seal");
         let log = db.open_tree("log").expect("log");
         let index = Index::open(&log, &tree, Seq(20_000)).expect("open");
         assert_eq!(index.chunks.len(), 1);

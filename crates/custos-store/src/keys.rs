@@ -4,8 +4,9 @@
 //!   consumers — small values; one sled write (an `insert` of one pack, an `apply_batch`
 //!   of several) writes a group's records atomically. The log is its own time index
 //!   (`crate::packs::first_seq_at`).
-//! - [`INDEX_TREE`]: the sealed index chunks (postings, id and stream tables),
-//!   `Mindexed` and `Msealing`, written by the sealer (`seal::write_chunk`).
+//! - [`INDEX_TREE`]: the sealed index chunks (postings, id and stream tables), the
+//!   tenant checkpoints, `Mindexed` and `Msealing`, written by the sealer
+//!   (`seal::write_chunk`).
 //! - [`SNAPSHOT_TREE`]: projection snapshots (outside the chain).
 //!
 //! The bulky values live apart from the log because sled rewrites a whole leaf (up to
@@ -40,6 +41,10 @@ pub const STREAM_TABLE: u8 = b's';
 /// (offset) ‖ first_seq:u64be` → empty. Removed by the upgrade to format 6, which finds
 /// times by a binary search over the log (`crate::packs::first_seq_at`).
 pub const LEGACY_TIME: u8 = b'W';
+/// Tenant checkpoint (store format 7): `k ‖ len:u8 ‖ tenant ‖ chunk_last_seq:u64be` →
+/// `hash(chunk_last_seq):32 ‖ snapshot` — the tenant's part of the access projection
+/// after a sealed chunk naming it (`crate::checkpoints`). Outside the chain.
+pub const CHECKPOINT: u8 = b'k';
 /// Projection snapshot: `P ‖ seq:u64be` → `hash(seq):32 ‖ snapshot`. Outside the chain.
 pub const SNAPSHOT: u8 = b'P';
 /// Metadata: `M ‖ name`.
@@ -60,9 +65,9 @@ pub const META_FORMAT: &[u8] = b"Mformat";
 /// index chunks and the snapshots out of the log's tree; 4 packs each group's records
 /// into one value (`crate::packs`); 5 cuts the index's tables and postings into blocks
 /// (`crate::index`); 6 drops the time index ([`LEGACY_TIME`]) and writes a group of one
-/// pack with one `insert`. Older stores are upgraded on open, one step after the other
+/// pack with one `insert`; 7 keeps tenant checkpoints ([`CHECKPOINT`]). Older stores are upgraded on open, one step after the other
 /// (see `upgrade::open_trees`).
-pub const STORE_FORMAT: u8 = 6;
+pub const STORE_FORMAT: u8 = 7;
 
 /// The tree of the log, its metadata and the consumers.
 pub const LOG_TREE: &str = "custos";

@@ -35,6 +35,7 @@
 //! ```
 
 mod blobs;
+mod checkpoints;
 mod clock;
 mod error;
 mod filters;

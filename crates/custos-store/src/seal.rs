@@ -14,28 +14,36 @@ use crate::keys;
 ///
 /// 1. `Msealing = last`, then a flush (which also makes the chunk's events durable: the
 ///    writer freezes a memtable as soon as its last group is applied);
-/// 2. every key of the chunk, then a flush;
+/// 2. every key of the chunk, then, given the log and the chunk's first seq, the tenant
+///    checkpoints at `last` ([`crate::checkpoints::write_chunk`]), then a flush;
 /// 3. `Mindexed = last` with `Msealing` removed, in one (two-key) atomic batch.
 ///
 /// Readers never see the chunk before 3: postings are read up to `Mindexed` (the index's
 /// `sealed`), the tables only through the in-memory chunk list. After a crash before 3,
 /// the next open finds `Msealing` past `Mindexed` and removes what reached the tree
-/// ([`discard_partial_seal`]); the events are re-derived from the log as always.
+/// ([`discard_partial_seal`]); the events are re-derived from the log as always. A
+/// checkpoint that reached the tree is left: it is a correct state by itself, and the next
+/// seal of the chunk writes it again.
 pub fn write_chunk(
     tree: &sled::Tree,
     entries: Vec<KeyValue>,
     last: Seq,
-) -> Result<(), sled::Error> {
+    checkpoints: Option<(&sled::Tree, Seq)>,
+) -> Result<(), crate::ReadError> {
     tree.insert(META_SEALING, &last.0.to_be_bytes())?;
     tree.flush()?;
     for (k, v) in entries {
         tree.insert(k, v)?;
     }
+    if let Some((log, first)) = checkpoints {
+        crate::checkpoints::write_chunk(log, tree, first, last)?;
+    }
     tree.flush()?;
     let mut done = sled::Batch::default();
     done.insert(META_INDEXED, &last.0.to_be_bytes());
     done.remove(META_SEALING);
-    tree.apply_batch(done)
+    tree.apply_batch(done)?;
+    Ok(())
 }
 
 /// On open, a seal cut short by a crash (`Msealing` past `Mindexed`): removes whatever of
@@ -87,6 +95,7 @@ pub(crate) fn discard_partial_seal(
 /// it from `frozen` to `chunks` and appends its hashes to the filter file. A seal lost in
 /// a crash is re-derived from the log on open. Runs until the writer drops its sender.
 pub fn run_sealer(
+    log: sled::Tree,
     tree: sled::Tree,
     rx: std::sync::mpsc::Receiver<(std::sync::Arc<Memtable>, Seq)>,
     index: std::sync::Arc<std::sync::RwLock<Index>>,
@@ -94,7 +103,7 @@ pub fn run_sealer(
 ) {
     while let Ok((frozen, last)) = rx.recv() {
         let (entries, hashes) = frozen.chunk(last);
-        let outcome = write_chunk(&tree, entries, last);
+        let outcome = write_chunk(&tree, entries, last, Some((&log, hashes.first)));
         if outcome.is_ok() {
             // Before the chunk counts as sealed (its ids are in the frozen memtable
             // until then).
@@ -145,7 +154,7 @@ mod seal_tests {
             mem.add(&e);
         }
         let (entries, _) = mem.chunk(Seq(2));
-        write_chunk(&tree, entries, Seq(2)).expect("write");
+        write_chunk(&tree, entries, Seq(2), None).expect("write");
         // Nothing after the chunk in the log: the index is the chunk alone.
         let log = db.open_tree("log").expect("log");
         let index = Index::open(&log, &tree, Seq(2)).expect("open");
@@ -250,7 +259,7 @@ mod crash_tests {
 
         // The next seal ends elsewhere (as after a restart, group boundaries differ): each
         // event is listed once.
-        write_chunk(&tree, chunk_of(&events[..8]), Seq(8)).expect("seal");
+        write_chunk(&tree, chunk_of(&events[..8]), Seq(8), None).expect("seal");
         for t in 0..3u64 {
             let want: Vec<u64> = (1..=8).filter(|i| i % 3 == t).collect();
             assert_eq!(sealed_tenant_seqs(&tree, &format!("t{t}")), want, "t{t}");
@@ -265,7 +274,7 @@ mod crash_tests {
     #[test]
     fn a_seal_whose_marker_stayed_behind_its_checkpoint_is_kept() {
         let (_db, log, tree, events) = ten_events();
-        write_chunk(&tree, chunk_of(&events[..6]), Seq(6)).expect("seal");
+        write_chunk(&tree, chunk_of(&events[..6]), Seq(6), None).expect("seal");
         // A marker at the checkpoint itself: the chunk is whole.
         tree.insert(META_SEALING, &6u64.to_be_bytes())
             .expect("marker");

@@ -338,10 +338,10 @@ impl Store {
         let index = Arc::new(RwLock::new(index));
         let (seal_tx, seal_rx) = std::sync::mpsc::channel();
         let sealer = {
-            let (tree, index) = (trees.index.clone(), index.clone());
+            let (log, tree, index) = (trees.log.clone(), trees.index.clone(), index.clone());
             std::thread::Builder::new()
                 .name("custos-sealer".into())
-                .spawn(move || crate::seal::run_sealer(tree, seal_rx, index, filters))
+                .spawn(move || crate::seal::run_sealer(log, tree, seal_rx, index, filters))
                 .map_err(|e| OpenError::Io {
                     path: path.clone(),
                     source: sled::Error::Io(e),
@@ -675,6 +675,11 @@ impl Store {
             keys::split_log_value(&v)
                 .is_some_and(|(hash, bytes)| hash == at.hash && bytes.first() == Some(&format))
         }))
+    }
+
+    /// The tree of the index chunks and the tenant checkpoints.
+    pub(crate) fn index_tree(&self) -> &sled::Tree {
+        &self.inner.trees.index
     }
 
     /// The latest snapshot at or before `seq` whose recorded hash is still the log's hash

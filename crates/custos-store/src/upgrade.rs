@@ -2,7 +2,7 @@
 //! upgraded on open, one step after the other (docs/design.md, §3): format 1 or 2 (one
 //! tree) → 3 (the index and snapshots in their own trees) → 4 (the log in packs,
 //! `crate::packs::repack_legacy`) → 5 (the index sealed again in blocks) → 6 (the time
-//! index removed). Each step is safe against a crash: one cut short is done again on the
+//! index removed) → 7 (tenant checkpoints, `crate::checkpoints`). Each step is safe against a crash: one cut short is done again on the
 //! next open.
 //!
 //! Format 1 lacked the subject postings; the re-seal of format 5 writes them with the
@@ -57,6 +57,10 @@ pub(crate) fn open_trees(
     if matches!(format, 1 | 2) {
         move_out_of_log_tree(db, &trees).map_err(io)?;
     }
+    let read = |e: ReadError| match e {
+        ReadError::Io(source) => io(source),
+        other => io(sled::Error::Unsupported(other.to_string())),
+    };
     match format {
         1..=4 => {
             if format == 4 {
@@ -65,15 +69,18 @@ pub(crate) fn open_trees(
             } else {
                 crate::packs::repack_legacy(db, &trees.log).map_err(io)?;
             }
-            reseal_index(db, &trees.log, &trees.index, chunk_events).map_err(|e| match e {
-                ReadError::Io(source) => io(source),
-                other => io(sled::Error::Unsupported(other.to_string())),
-            })?;
+            reseal_index(db, &trees.log, &trees.index, chunk_events).map_err(read)?;
             drop_time_index(db, &trees.log).map_err(io)?;
+            write_checkpoints(db, &trees.log, &trees.index).map_err(read)?;
             Ok(trees)
         }
         5 => {
             drop_time_index(db, &trees.log).map_err(io)?;
+            write_checkpoints(db, &trees.log, &trees.index).map_err(read)?;
+            Ok(trees)
+        }
+        6 => {
+            write_checkpoints(db, &trees.log, &trees.index).map_err(read)?;
             Ok(trees)
         }
         f if f == keys::STORE_FORMAT => Ok(trees),
@@ -83,6 +90,47 @@ pub(crate) fn open_trees(
             expected: keys::STORE_FORMAT,
         }),
     }
+}
+
+/// Upgrades a format-6 store to format 7: writes the tenant checkpoints of every sealed
+/// chunk, oldest first, each chunk's from the one before (`crate::checkpoints`), then sets
+/// the format. A crash before the format is set leaves a format-6 store whose next open
+/// writes them again (a checkpoint is a correct state by itself). Returns the checkpoints
+/// written.
+pub(crate) fn write_checkpoints(
+    db: &sled::Db,
+    log: &sled::Tree,
+    tree: &sled::Tree,
+) -> Result<u64, ReadError> {
+    let sealed = tree
+        .get(crate::index::META_INDEXED)?
+        .and_then(|v| keys::trailing_u64(&v))
+        .unwrap_or(0);
+    // The chunks' last seqs, from their id tables' keys (every chunk has at least one
+    // block): one look-up per chunk, each starting past the chunk before.
+    let (mut first, mut written, mut chunks) = (Seq(1), 0u64, 0u64);
+    loop {
+        let from = keys::with_u64(&[keys::ID_TABLE], first.0);
+        let Some(kv) = tree.range(from..).next() else {
+            break;
+        };
+        let (k, _) = kv?;
+        let last = match (k.first(), keys::block_chunk(&k)) {
+            (Some(&keys::ID_TABLE), Some(last)) if last <= sealed && last >= first.0 => last,
+            _ => break,
+        };
+        written += crate::checkpoints::write_chunk(log, tree, first, Seq(last))? as u64;
+        chunks += 1;
+        first = Seq(last + 1);
+    }
+    log.insert(keys::META_FORMAT, &[7])?;
+    db.flush()?;
+    tracing::info!(
+        chunks,
+        written,
+        "upgraded the store to format 7 (tenant checkpoints)"
+    );
+    Ok(written)
 }
 
 /// Upgrades a format-2 layout to format 3: copies the index chunks, `Mindexed` and the
@@ -147,7 +195,7 @@ pub(crate) fn reseal_index(
     while last.0 - sealed.0 >= step {
         let end = Seq(sealed.0 + step);
         let mem = Memtable::from_log(log, sealed.next(), end)?;
-        crate::seal::write_chunk(tree, mem.chunk(end).0, end)?;
+        crate::seal::write_chunk(tree, mem.chunk(end).0, end, None)?;
         (sealed, chunks) = (end, chunks + 1);
     }
     log.insert(keys::META_FORMAT, &[5])?;

@@ -177,5 +177,5 @@ fn a_format_5_store_loses_its_time_index_on_open() {
             Some(&[raw::STORE_FORMAT][..])
         );
     });
-    assert_eq!(raw::STORE_FORMAT, 6);
+    assert_eq!(raw::STORE_FORMAT, 7);
 }

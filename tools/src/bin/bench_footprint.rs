@@ -5,7 +5,8 @@
 //! `run_as_custos_if_asked`), which opens the store and rebuilds its access and findings
 //! projections before it listens, then answers as-of tenant access and audit first pages
 //! over HTTP at random points — the child's peak resident set (`VmHWM`) is the server's;
-//! then a full verify back in this process, and the disk bytes per event.
+//! then, back in this process, as-of answers from tenant checkpoints against folds from
+//! seq 1 at the same points, a full verify, and the disk bytes per event.
 //!
 //! `cargo run --release -p custos-tools --bin bench-footprint -- --events 10000000`
 //! `cargo run --release -p custos-tools --bin bench-footprint -- --events 10000000 --generator-only`
@@ -140,7 +141,7 @@ fn main() -> anyhow::Result<()> {
         n / t.elapsed().as_secs_f64(),
         proc_status_kib(&pid, "VmHWM") / 1024
     );
-    let (asof, audit) = rt.block_on(server_queries(&server, args.queries, first, last))?;
+    let (asof, audit, tenants) = rt.block_on(server_queries(&server, args.queries, first, last))?;
     println!(
         "server, {} queries over HTTP at random points: as-of tenant access p50 {:.1} / p99 {:.1} ms; audit first page (90 days, 100) p50 {:.1} / p99 {:.1} ms: server peak RSS {} MiB, resident now {} MiB",
         args.queries,
@@ -161,6 +162,7 @@ fn main() -> anyhow::Result<()> {
             ..StoreConfig::default()
         },
     )?;
+    checkpoints_against_folds(&store, &tenants, args.queries, first, last)?;
     let t = Instant::now();
     let verified = store.verify(None)?;
     anyhow::ensure!(verified == store.head(), "verify reached {verified:?}");
@@ -179,13 +181,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// As-of tenant access and the audit window's first page, `queries` of each at random
-/// points (tenants from `GET /v1/tenants`); each latency in ms, sorted.
+/// points (tenants from `GET /v1/tenants`); each latency in ms, sorted, and the tenants.
 async fn server_queries(
     server: &ServerProcess,
     queries: usize,
     first: i64,
     last: i64,
-) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+) -> anyhow::Result<(Vec<f64>, Vec<f64>, Vec<String>)> {
     let url = format!("http://{}", server.addr);
     let client = reqwest::Client::new();
     let get = |path: String, query: Vec<(&'static str, String)>| {
@@ -239,5 +241,72 @@ async fn server_queries(
     }
     asof.sort_by(f64::total_cmp);
     audit.sort_by(f64::total_cmp);
-    Ok((asof, audit))
+    Ok((asof, audit, tenants))
+}
+
+/// The as-of plan in this process, side by side at the same random points: the tenant's
+/// latest checkpoint and its events after it (`Store::tenant_access_at`, what the server
+/// runs) against all its events folded from seq 1 (`Store::tenant_access_folded`, the
+/// plan before checkpoints), alternating which goes first; stops if the answers differ.
+fn checkpoints_against_folds(
+    store: &Store,
+    tenants: &[String],
+    queries: usize,
+    first: i64,
+    last: i64,
+) -> anyhow::Result<()> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+    let (mut kept, mut folded, mut events) = (Vec::new(), Vec::new(), 0usize);
+    for i in 0..queries {
+        let at = Timestamp(rng.gen_range(first..=last));
+        let tenant = custos_core::TenantId::new(&tenants[rng.gen_range(0..tenants.len())])?;
+        let upto = Seq(store.first_seq_at(at.plus_micros(1))?.0 - 1);
+        let mut timed = |from_checkpoint: bool| -> anyhow::Result<_> {
+            let t = Instant::now();
+            let access = if from_checkpoint {
+                store.tenant_access_at(&tenant, upto)?
+            } else {
+                store.tenant_access_folded(&tenant, upto)?
+            };
+            let view = access.tenant(&tenant, at);
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            (if from_checkpoint {
+                &mut kept
+            } else {
+                &mut folded
+            })
+            .push(ms);
+            Ok(view)
+        };
+        let (a, b) = if i % 2 == 0 {
+            let a = timed(true)?;
+            (a, timed(false)?)
+        } else {
+            let b = timed(false)?;
+            (timed(true)?, b)
+        };
+        anyhow::ensure!(
+            a == b,
+            "{tenant} at {at}: the checkpoint's answer differs from the fold's"
+        );
+        events += store
+            .index_seqs(
+                &custos_store::IndexFilter::Tenant(tenant.clone()),
+                Seq(1),
+                upto,
+                usize::MAX,
+            )?
+            .len();
+    }
+    kept.sort_by(f64::total_cmp);
+    folded.sort_by(f64::total_cmp);
+    println!(
+        "as-of in process, {queries} points, the same answers: from the tenant's checkpoint p50 {:.1} / p99 {:.1} ms; folded from seq 1 ({:.0} events of the tenant on average) p50 {:.1} / p99 {:.1} ms",
+        percentile(&kept, 0.5),
+        percentile(&kept, 0.99),
+        events as f64 / queries.max(1) as f64,
+        percentile(&folded, 0.5),
+        percentile(&folded, 0.99),
+    );
+    Ok(())
 }
