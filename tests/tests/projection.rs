@@ -616,10 +616,12 @@ fn checkpoints(db: &sled::Db) -> std::collections::BTreeMap<(String, u64), sled:
     index
         .scan_prefix([custos_store::raw::CHECKPOINT])
         .map(|kv| {
+            // `k ‖ chunk_last:u64be ‖ len:u8 ‖ tenant`
             let (k, v) = kv.expect("checkpoint");
-            let len = usize::from(k[1]);
-            let tenant = String::from_utf8(k[2..2 + len].to_vec()).expect("name");
-            let seq = custos_store::raw::trailing_u64(&k).expect("seq");
+            let seq = u64::from_be_bytes(k[1..9].try_into().expect("seq"));
+            let len = usize::from(k[9]);
+            assert_eq!(k.len(), 10 + len);
+            let tenant = String::from_utf8(k[10..].to_vec()).expect("name");
             ((tenant, seq), v)
         })
         .collect()
@@ -636,10 +638,10 @@ fn chunk_ends(db: &sled::Db) -> std::collections::BTreeSet<u64> {
 }
 
 fn checkpoint_key(tenant: &str, seq: u64) -> Vec<u8> {
-    with_u64(
-        &custos_store::raw::named_prefix(custos_store::raw::CHECKPOINT, tenant),
-        seq,
-    )
+    let mut k = with_u64(&[custos_store::raw::CHECKPOINT], seq);
+    k.push(tenant.len() as u8);
+    k.extend_from_slice(tenant.as_bytes());
+    k
 }
 
 /// Every tenant's view from [`Store::tenant_access_at`] against a plain fold, at `points`

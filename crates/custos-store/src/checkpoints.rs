@@ -2,75 +2,83 @@
 //! every sealed index chunk that holds one of its events, so that an as-of answer for
 //! one tenant folds its events after the latest checkpoint instead of all of them.
 //!
-//! A checkpoint of tenant `t` at seq `c` (the last seq of a chunk) is the projection of
-//! every event up to `c` that names `t` (the tenant index's events), compacted
-//! ([`Access::compact`], like a snapshot), stored beside the log's hash at `c`:
-//! `k ‖ len ‖ t ‖ c:u64be` → `hash(c):32 ‖ codec::encode_snapshot(state)`. The sealer
-//! writes a chunk's checkpoints with its keys ([`crate::seal::write_chunk`]): one
-//! sequential read of the chunk's events, each folded into its tenant's state, which
-//! starts from that tenant's checkpoint before the chunk. Since store format 7 every sealed
-//! chunk has the checkpoints of all its tenants (the upgrade writes them for the chunks
-//! sealed before), so the latest checkpoint of `t` before a chunk covers every event of
-//! `t` before it.
+//! A checkpoint of tenant `t` at seq `c` (the last seq of a chunk naming `t`) is the
+//! projection of every event up to `c` that names `t` (the tenant index's events),
+//! compacted ([`Access::compact`], like a snapshot), stored beside the log's hash at `c`:
+//! `k ‖ c:u64be ‖ len ‖ t` → `hash(c):32 ‖ codec::encode_snapshot(state)`. Keyed by the
+//! chunk first, so that a seal's checkpoints go to the end of the key space in key order
+//! and sled never rewrites a leaf of older ones (keyed by tenant first, the inserts of a
+//! seal touched a leaf each, and at 10M events sled's file held three times the live
+//! bytes). The sealer writes a chunk's checkpoints with its keys
+//! ([`crate::seal::write_chunk`]): one sequential read of the chunk's events, each folded
+//! into its tenant's state, which starts from the tenant's checkpoint before the chunk.
 //!
-//! Like a snapshot, a checkpoint is an optimisation outside the chain: a reader uses one
-//! only if the log's hash at its seq is the one kept beside it and its format is known,
-//! and otherwise folds from the start. Each is written by one `insert` and is a correct
-//! state whichever seal wrote it, so one left by a seal a crash cut short is as good as
-//! the one the next seal writes again.
-
-use std::collections::HashMap;
+//! Where that checkpoint is, the tenant's postings tell: at the end of the chunk holding
+//! the tenant's latest event before the point ([`latest_end`]). Since store format 7
+//! every sealed chunk has the checkpoints of all its tenants (the upgrade writes them for
+//! the chunks sealed before), so that one covers every event of the tenant before it.
+//!
+//! Like a snapshot, a checkpoint is an optimisation outside the chain: it is used only if
+//! the log's hash at its seq is the one kept beside it and it decodes, and otherwise the
+//! tenant is folded from seq 1.
 
 use custos_core::access::Access;
 use custos_core::{codec, Digest, Seq, TenantId};
 
 use crate::{keys, packs, ReadError};
 
-/// `k ‖ len ‖ tenant`: the prefix of a tenant's checkpoints.
-fn prefix(tenant: &str) -> Vec<u8> {
-    keys::named_prefix(keys::CHECKPOINT, tenant)
+/// `k ‖ chunk_last ‖ len ‖ tenant`.
+fn key(chunk_last: Seq, tenant: &str) -> Vec<u8> {
+    let mut k = keys::with_u64(&[keys::CHECKPOINT], chunk_last.0);
+    k.push(tenant.len() as u8);
+    k.extend_from_slice(tenant.as_bytes());
+    k
 }
 
-/// The latest checkpoint of `tenant` at or before `at`, as kept (its seq, the hash kept
-/// beside it, the encoded state), whatever its hash or format.
-fn latest_kept(
-    tree: &sled::Tree,
-    tenant: &str,
-    at: Seq,
-) -> Result<Option<(Seq, Digest, sled::IVec)>, sled::Error> {
-    let p = prefix(tenant);
-    let range = keys::with_u64(&p, 0)..=keys::with_u64(&p, at.0);
-    for kv in tree.range(range).rev() {
-        let (k, v) = kv?;
-        let seq = Seq(keys::trailing_u64(&k).unwrap_or(0));
-        if let Some((hash, _)) = keys::split_log_value(&v) {
-            return Ok(Some((seq, hash, v)));
-        }
-    }
-    Ok(None)
+/// `k ‖ chunk_last`: the prefix of a chunk's checkpoints.
+pub(crate) fn chunk_prefix(chunk_last: Seq) -> Vec<u8> {
+    keys::with_u64(&[keys::CHECKPOINT], chunk_last.0)
 }
 
-/// The state of `tenant` after every event up to `at` that names it, from its latest
-/// checkpoint at or before `at`: the checkpoint's seq and state, or `None` when there is
-/// none the reader can use (none kept, another history's, another format's) — then the
-/// caller folds from seq 1. `hash_at` gives the log's hash at a seq.
+/// The end of the latest sealed chunk at or before `point` that holds one of `seqs` (the
+/// tenant's, ascending): where the tenant's latest checkpoint at or before `point` is.
+/// `chunk_end(s)` is the last seq of the sealed chunk holding `s`, `None` past them.
+pub(crate) fn latest_end(
+    seqs: &[Seq],
+    point: Seq,
+    chunk_end: impl Fn(Seq) -> Option<Seq>,
+) -> Option<Seq> {
+    // Newest first; the seqs in the chunk `point` falls in, or past the sealed chunks,
+    // are skipped (a few: those of one chunk and the memtable).
+    seqs[..seqs.partition_point(|s| *s <= point)]
+        .iter()
+        .rev()
+        .find_map(|s| chunk_end(*s).filter(|end| *end <= point))
+}
+
+/// The state of `tenant` kept at the end of the chunk `end`, if the log's hash there is
+/// the one kept beside it and it decodes; `None` (with a warning) otherwise.
 pub(crate) fn state_at(
     tree: &sled::Tree,
     tenant: &TenantId,
-    at: Seq,
+    end: Seq,
     hash_at: impl Fn(Seq) -> Result<Option<Digest>, ReadError>,
-) -> Result<Option<(Seq, Access)>, ReadError> {
-    let Some((seq, hash, value)) = latest_kept(tree, tenant.as_str(), at)? else {
+) -> Result<Option<Access>, ReadError> {
+    let Some(value) = tree.get(key(end, tenant.as_str()))? else {
+        tracing::warn!(seq = %end, tenant = %tenant, "no tenant checkpoint where the index says one is");
         return Ok(None);
     };
-    if hash_at(seq)? != Some(hash) {
-        tracing::warn!(%seq, tenant = %tenant, "ignoring a tenant checkpoint whose hash is not the log's");
+    let Some((hash, bytes)) = keys::split_log_value(&value) else {
+        return Ok(None);
+    };
+    if hash_at(end)? != Some(hash) {
+        tracing::warn!(seq = %end, tenant = %tenant, "ignoring a tenant checkpoint whose hash is not the log's");
         return Ok(None);
     }
-    match codec::decode_snapshot::<Access>(&value[32..]) {
-        Ok(state) => Ok(Some((seq, state))),
+    match codec::decode_snapshot::<Access>(bytes) {
+        Ok(state) => Ok(Some(state)),
         Err(e) => {
-            tracing::warn!(%seq, tenant = %tenant, error = %e, "ignoring a tenant checkpoint that does not decode");
+            tracing::warn!(seq = %end, tenant = %tenant, error = %e, "ignoring a tenant checkpoint that does not decode");
             Ok(None)
         }
     }
@@ -86,7 +94,7 @@ pub(crate) fn write_chunk(
     first: Seq,
     last: Seq,
 ) -> Result<usize, ReadError> {
-    let mut states: HashMap<TenantId, Access> = HashMap::new();
+    let mut states: std::collections::BTreeMap<TenantId, Access> = Default::default();
     let mut hash_last = None;
     for entry in packs::Scan::range(log, first, last) {
         let (seq, value) = entry?;
@@ -112,6 +120,7 @@ pub(crate) fn write_chunk(
         reason: "a sealed chunk ends past the log".into(),
     })?;
     let written = states.len();
+    // In key order (the map's): each insert lands at the end of the tree's checkpoints.
     for (tenant, mut state) in states {
         state.compact();
         let bytes = codec::encode_snapshot(&state).map_err(|e| ReadError::Corrupt {
@@ -121,17 +130,15 @@ pub(crate) fn write_chunk(
         let mut value = Vec::with_capacity(32 + bytes.len());
         value.extend_from_slice(&hash.0);
         value.extend_from_slice(&bytes);
-        tree.insert(keys::with_u64(&prefix(tenant.as_str()), last.0), value)?;
+        tree.insert(key(last, tenant.as_str()), value)?;
     }
     Ok(written)
 }
 
-/// The state of `tenant` after its events before `first`: its latest usable checkpoint
-/// before `first`, then the events of its sealed postings after that checkpoint and
-/// before `first`, read one by one. Since store format 7 the checkpoint of the tenant's
-/// previous chunk leaves no such event, so this reads one checkpoint and one postings
-/// block; a store without checkpoints (a crash, damage, an unknown format) is still
-/// answered right, at the cost of those reads.
+/// The state of `tenant` after its events before `first`: the checkpoint at the end of
+/// the chunk holding its latest event before `first`, if usable; otherwise all those
+/// events folded from the log one by one (a store damaged, or a checkpoint of a format no
+/// longer read: answered right, at the cost of those reads).
 fn state_before(
     log: &sled::Tree,
     tree: &sled::Tree,
@@ -139,14 +146,21 @@ fn state_before(
     first: Seq,
 ) -> Result<Access, ReadError> {
     let before = Seq(first.0.saturating_sub(1));
+    let seqs = sealed_seqs(tree, tenant, before)?;
+    let Some(&latest) = seqs.last() else {
+        return Ok(Access::default());
+    };
     let hash_at = |seq: Seq| -> Result<Option<Digest>, ReadError> {
         Ok(packs::get(log, seq)?.map(|v| packs::split(&v).0))
     };
-    let (from, mut state) = match state_at(tree, tenant, before, hash_at)? {
-        Some((at, state)) => (at.next(), state),
-        None => (Seq(1), Access::default()),
-    };
-    for seq in sealed_seqs(tree, tenant, from, before)? {
+    // Every event before `first` is sealed, so the latest one's chunk ends before it.
+    if let Some(end) = chunk_end(tree, latest)? {
+        if let Some(state) = state_at(tree, tenant, end, hash_at)? {
+            return Ok(state);
+        }
+    }
+    let mut state = Access::default();
+    for seq in seqs {
         let value = packs::get(log, seq)?.ok_or_else(|| ReadError::Corrupt {
             seq,
             reason: "indexed but missing from the log".into(),
@@ -160,30 +174,35 @@ fn state_before(
     Ok(state)
 }
 
-/// The seqs in `[from, to]` of `tenant`'s postings in the tree.
-fn sealed_seqs(
-    tree: &sled::Tree,
-    tenant: &TenantId,
-    from: Seq,
-    to: Seq,
-) -> Result<Vec<Seq>, ReadError> {
-    let mut out = Vec::new();
-    if to < from {
-        return Ok(out);
+/// The last seq of the sealed chunk holding `seq`, from the chunks' id-table keys.
+pub(crate) fn chunk_end(tree: &sled::Tree, seq: Seq) -> Result<Option<Seq>, ReadError> {
+    match tree
+        .range(keys::with_u64(&[keys::ID_TABLE], seq.0)..)
+        .next()
+    {
+        Some(kv) => {
+            let (k, _) = kv?;
+            Ok(match (k.first(), keys::block_chunk(&k)) {
+                (Some(&keys::ID_TABLE), Some(end)) => Some(Seq(end)),
+                _ => None,
+            })
+        }
+        None => Ok(None),
     }
+}
+
+/// The seqs up to `to` of `tenant`'s postings in the tree, ascending.
+fn sealed_seqs(tree: &sled::Tree, tenant: &TenantId, to: Seq) -> Result<Vec<Seq>, ReadError> {
+    let mut out = Vec::new();
     let p = keys::named_prefix(keys::TENANT, tenant.as_str());
-    for kv in tree.range(keys::with_u64(&p, from.0)..=keys::with_u64(&p, u64::MAX)) {
+    for kv in tree.range(keys::with_u64(&p, 0)..=keys::with_u64(&p, u64::MAX)) {
         let (k, v) = kv?;
         let block_last = keys::trailing_u64(&k).unwrap_or(0);
         let seqs = crate::tables::postings::decode(&v).ok_or_else(|| ReadError::Corrupt {
             seq: Seq(block_last),
             reason: "malformed index postings".into(),
         })?;
-        out.extend(
-            seqs.into_iter()
-                .filter(|s| (from.0..=to.0).contains(s))
-                .map(Seq),
-        );
+        out.extend(seqs.into_iter().filter(|s| *s <= to.0).map(Seq));
         if block_last >= to.0 {
             break;
         }

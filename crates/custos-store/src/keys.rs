@@ -41,7 +41,7 @@ pub const STREAM_TABLE: u8 = b's';
 /// (offset) ‖ first_seq:u64be` → empty. Removed by the upgrade to format 6, which finds
 /// times by a binary search over the log (`crate::packs::first_seq_at`).
 pub const LEGACY_TIME: u8 = b'W';
-/// Tenant checkpoint (store format 7): `k ‖ len:u8 ‖ tenant ‖ chunk_last_seq:u64be` →
+/// Tenant checkpoint (store format 7): `k ‖ chunk_last_seq:u64be ‖ len:u8 ‖ tenant` →
 /// `hash(chunk_last_seq):32 ‖ snapshot` — the tenant's part of the access projection
 /// after a sealed chunk naming it (`crate::checkpoints`). Outside the chain.
 pub const CHECKPOINT: u8 = b'k';

@@ -46,15 +46,25 @@ impl Store {
     /// log's: the query plan for "who could enter account X on date D".
     pub fn tenant_access_at(&self, tenant: &TenantId, last: Seq) -> Result<Access, ReadError> {
         let last = last.min(self.head().seq);
-        let (from, mut access) =
-            match crate::checkpoints::state_at(self.index_tree(), tenant, last, |seq| {
+        let seqs = self.index_seqs(
+            &IndexFilter::Tenant(tenant.clone()),
+            Seq(1),
+            last,
+            usize::MAX,
+        )?;
+        let ends: Vec<Seq> = self.index().chunks.iter().map(|c| c.last).collect();
+        let end = crate::checkpoints::latest_end(&seqs, last, |s| {
+            ends.get(ends.partition_point(|e| *e < s)).copied()
+        });
+        let kept = match end {
+            Some(end) => crate::checkpoints::state_at(self.index_tree(), tenant, end, |seq| {
                 self.hash_at(seq)
-            })? {
-                Some((at, state)) => (at.next(), state),
-                None => (Seq(1), Access::default()),
-            };
-        let seqs = self.index_seqs(&IndexFilter::Tenant(tenant.clone()), from, last, usize::MAX)?;
-        for seq in seqs {
+            })?
+            .map(|state| (end, state)),
+            None => None,
+        };
+        let (after, mut access) = kept.unwrap_or((Seq::ZERO, Access::default()));
+        for seq in seqs.into_iter().filter(|s| *s > after) {
             access.apply(&self.event_at(seq)?);
         }
         Ok(access)

@@ -21,9 +21,8 @@ use crate::keys;
 /// Readers never see the chunk before 3: postings are read up to `Mindexed` (the index's
 /// `sealed`), the tables only through the in-memory chunk list. After a crash before 3,
 /// the next open finds `Msealing` past `Mindexed` and removes what reached the tree
-/// ([`discard_partial_seal`]); the events are re-derived from the log as always. A
-/// checkpoint that reached the tree is left: it is a correct state by itself, and the next
-/// seal of the chunk writes it again.
+/// ([`discard_partial_seal`], the chunk's checkpoints with the rest); the events are
+/// re-derived from the log as always.
 pub fn write_chunk(
     tree: &sled::Tree,
     entries: Vec<KeyValue>,
@@ -58,6 +57,12 @@ pub(crate) fn discard_partial_seal(
 ) -> Result<(), crate::ReadError> {
     let mut batch = sled::Batch::default();
     if pending > sealed {
+        for k in tree
+            .scan_prefix(crate::checkpoints::chunk_prefix(pending))
+            .keys()
+        {
+            batch.remove(k?);
+        }
         if pending <= head {
             let mem = Memtable::from_log(log, sealed.next(), pending)?;
             for (k, _) in mem.chunk(pending).0 {
@@ -246,6 +251,8 @@ mod crash_tests {
         for (k, v) in entries.iter().step_by(2) {
             tree.insert(k, v.as_slice()).expect("key");
         }
+        let written = crate::checkpoints::write_chunk(&log, &tree, Seq(1), Seq(6));
+        assert_eq!(written.expect("checkpoints"), 3, "one per tenant");
 
         let index = Index::open(&log, &tree, Seq(10)).expect("open");
         assert_eq!(index.sealed, Seq::ZERO);
@@ -259,7 +266,16 @@ mod crash_tests {
 
         // The next seal ends elsewhere (as after a restart, group boundaries differ): each
         // event is listed once.
-        write_chunk(&tree, chunk_of(&events[..8]), Seq(8), None).expect("seal");
+        write_chunk(&tree, chunk_of(&events[..8]), Seq(8), Some((&log, Seq(1)))).expect("seal");
+        let checkpoints = tree.scan_prefix([keys::CHECKPOINT]).keys();
+        let ends: Vec<u64> = checkpoints
+            .map(|k| keys::block_chunk(&k.expect("key")).expect("seq"))
+            .collect();
+        assert_eq!(
+            ends,
+            [8, 8, 8],
+            "the tenants' checkpoints at the new chunk's end"
+        );
         for t in 0..3u64 {
             let want: Vec<u64> = (1..=8).filter(|i| i % 3 == t).collect();
             assert_eq!(sealed_tenant_seqs(&tree, &format!("t{t}")), want, "t{t}");

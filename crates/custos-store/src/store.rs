@@ -529,7 +529,7 @@ impl Store {
             .unwrap_or(0))
     }
 
-    fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+    pub(crate) fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.inner.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
