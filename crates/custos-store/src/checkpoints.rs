@@ -5,7 +5,8 @@
 //! A checkpoint of tenant `t` at seq `c` (the last seq of a chunk naming `t`) is the
 //! projection of every event up to `c` that names `t` (the tenant index's events),
 //! compacted ([`Access::compact`], like a snapshot), stored beside the log's hash at `c`:
-//! `k ‖ c:u64be ‖ len ‖ t` → `hash(c):32 ‖ codec::encode_snapshot(state)`. Keyed by the
+//! `k ‖ c:u64be ‖ len ‖ t` → `hash(c):32 ‖ lz4(codec::encode_snapshot(state))` (the LZ4
+//! block format with the length prepended, [`lz4_flex`]: half the bytes of the state). Keyed by the
 //! chunk first, so that a seal's checkpoints go to the end of the key space in key order
 //! and sled never rewrites a leaf of older ones (keyed by tenant first, the inserts of a
 //! seal touched a leaf each, and at 10M events sled's file held three times the live
@@ -75,13 +76,37 @@ pub(crate) fn state_at(
         tracing::warn!(seq = %end, tenant = %tenant, "ignoring a tenant checkpoint whose hash is not the log's");
         return Ok(None);
     }
-    match codec::decode_snapshot::<Access>(bytes) {
+    match decode(bytes) {
         Ok(state) => Ok(Some(state)),
         Err(e) => {
             tracing::warn!(seq = %end, tenant = %tenant, error = %e, "ignoring a tenant checkpoint that does not decode");
             Ok(None)
         }
     }
+}
+
+/// The most bytes a checkpoint's state may claim to take once decompressed (a claim past
+/// it is damage, not a state to allocate for).
+const MAX_STATE_BYTES: usize = 64 << 20;
+
+/// A state as [`write_chunk`] keeps it: compressed, then encoded as a snapshot.
+fn encode(state: &Access) -> Result<Vec<u8>, codec::CodecError> {
+    Ok(lz4_flex::block::compress_prepend_size(
+        &codec::encode_snapshot(state)?,
+    ))
+}
+
+/// The state [`encode`] kept.
+fn decode(bytes: &[u8]) -> Result<Access, String> {
+    let claimed = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or("too short")?;
+    if claimed > MAX_STATE_BYTES {
+        return Err(format!("claims {claimed} bytes"));
+    }
+    let raw = lz4_flex::block::decompress_size_prepended(bytes).map_err(|e| e.to_string())?;
+    codec::decode_snapshot::<Access>(&raw).map_err(|e| e.to_string())
 }
 
 /// Writes the checkpoints of the chunk `[first, last]`, whose postings are in the tree:
@@ -123,7 +148,7 @@ pub(crate) fn write_chunk(
     // In key order (the map's): each insert lands at the end of the tree's checkpoints.
     for (tenant, mut state) in states {
         state.compact();
-        let bytes = codec::encode_snapshot(&state).map_err(|e| ReadError::Corrupt {
+        let bytes = encode(&state).map_err(|e| ReadError::Corrupt {
             seq: last,
             reason: format!("tenant checkpoint: {e}"),
         })?;
@@ -146,8 +171,7 @@ fn state_before(
     first: Seq,
 ) -> Result<Access, ReadError> {
     let before = Seq(first.0.saturating_sub(1));
-    let seqs = sealed_seqs(tree, tenant, before)?;
-    let Some(&latest) = seqs.last() else {
+    let Some(latest) = latest_sealed(tree, tenant, before)? else {
         return Ok(Access::default());
     };
     let hash_at = |seq: Seq| -> Result<Option<Digest>, ReadError> {
@@ -160,7 +184,7 @@ fn state_before(
         }
     }
     let mut state = Access::default();
-    for seq in seqs {
+    for seq in sealed_seqs(tree, tenant, before)? {
         let value = packs::get(log, seq)?.ok_or_else(|| ReadError::Corrupt {
             seq,
             reason: "indexed but missing from the log".into(),
@@ -172,6 +196,20 @@ fn state_before(
         state.apply(&event);
     }
     Ok(state)
+}
+
+/// The latest seq up to `to` in `tenant`'s postings in the tree: the key of its last
+/// block keyed at or before `to` (a block is keyed by its last seq and lies within one
+/// chunk, so when `to` ends a chunk no block keyed later holds a seq up to `to`).
+fn latest_sealed(tree: &sled::Tree, tenant: &TenantId, to: Seq) -> Result<Option<Seq>, ReadError> {
+    let p = keys::named_prefix(keys::TENANT, tenant.as_str());
+    match tree
+        .range(keys::with_u64(&p, 0)..=keys::with_u64(&p, to.0))
+        .next_back()
+    {
+        Some(kv) => Ok(keys::trailing_u64(&kv?.0).map(Seq)),
+        None => Ok(None),
+    }
 }
 
 /// The last seq of the sealed chunk holding `seq`, from the chunks' id-table keys.
