@@ -11,15 +11,15 @@ use custos_core::{codec, Head, Seq, Timestamp};
 use custos_demo::DemoConfig;
 use custos_store::{ManualClock, Store, StoreConfig};
 
-/// A demo log with index chunks of 400 events, so that lookups cross many seals.
+/// A demo log with index chunks of 400 events and rounds of tenant checkpoints every 800
+/// or so, so that lookups cross many seals and rounds.
 fn demo_log(dir: &std::path::Path) -> Store {
     let clock = Arc::new(ManualClock::new(Timestamp(0)));
     let store = Store::open(
         dir,
         StoreConfig {
             clock: clock.clone(),
-            index_chunk_events: 400,
-            ..StoreConfig::default()
+            ..small_chunks()
         },
     )
     .expect("open");
@@ -229,7 +229,9 @@ fn back_to_one_tree(db: &sled::Db, format: u8) -> usize {
         for kv in other.iter() {
             let (k, v) = kv.expect("kv");
             // Formats 1 and 2 had no tenant checkpoints; format 1 no subject postings.
-            let new = k.first() == Some(&custos_store::raw::CHECKPOINT)
+            let new = [custos_store::raw::CHECKPOINT, custos_store::raw::ROUND]
+                .iter()
+                .any(|t| k.first() == Some(t))
                 || (format == 1 && k.first() == Some(&b'J'));
             if !new {
                 log.insert(&k, v).expect("insert");
@@ -261,6 +263,7 @@ fn open_when_free(dir: &std::path::Path) -> sled::Db {
 fn small_chunks() -> StoreConfig {
     StoreConfig {
         index_chunk_events: 400,
+        checkpoint_events: 800,
         ..StoreConfig::default()
     }
 }
@@ -442,7 +445,7 @@ fn back_to_format_4(db: &sled::Db) {
             }
             b'M' => continue,
             // Format 4 had no tenant checkpoints.
-            custos_store::raw::CHECKPOINT => {}
+            custos_store::raw::CHECKPOINT | custos_store::raw::ROUND => {}
             _ => lists
                 .entry(k[..k.len() - 8].to_vec())
                 .or_default()
@@ -637,6 +640,16 @@ fn chunk_ends(db: &sled::Db) -> std::collections::BTreeSet<u64> {
         .collect()
 }
 
+/// The ends of the rounds of tenant checkpoints, from their markers (`R ‖ seq`).
+fn round_ends(db: &sled::Db) -> std::collections::BTreeSet<u64> {
+    let index = db.open_tree("custos-index").expect("index tree");
+    index
+        .scan_prefix([custos_store::raw::ROUND])
+        .keys()
+        .map(|k| custos_store::raw::trailing_u64(&k.expect("key")).expect("seq"))
+        .collect()
+}
+
 fn checkpoint_key(tenant: &str, seq: u64) -> Vec<u8> {
     let mut k = with_u64(&[custos_store::raw::CHECKPOINT], seq);
     k.push(tenant.len() as u8);
@@ -670,14 +683,25 @@ fn a_tenant_is_answered_from_its_checkpoint_if_its_hash_is_the_logs() {
     drop(store);
     let db = open_when_free(dir.path());
     let kept = checkpoints(&db);
-    // Every sealed chunk (of about 400 events) keeps the checkpoints of its tenants.
+    // A round at the first chunk end (chunks of about 400 events) at least 800 events
+    // after the round before, keeping the checkpoints of the tenants named since.
     let ends: std::collections::BTreeSet<u64> = kept.keys().map(|(_, s)| *s).collect();
     let chunks = chunk_ends(&db);
+    let rounds = round_ends(&db);
     assert!(chunks.len() >= 8, "{chunks:?}");
-    assert_eq!(ends, chunks, "checkpointed chunk ends");
-    // A tenant checkpointed at a chunk in the middle and again later: its answer just
+    assert!(rounds.len() >= 4, "{rounds:?}");
+    assert!(rounds.is_subset(&chunks), "{rounds:?} {chunks:?}");
+    let mut before = 0;
+    for end in &rounds {
+        // The first chunk end 800 or more after the round before.
+        let first = chunks.iter().find(|c| **c >= before + 800).expect("chunk");
+        assert_eq!(end, first, "{rounds:?} {chunks:?}");
+        before = *end;
+    }
+    assert_eq!(ends, rounds, "checkpointed round ends");
+    // A tenant checkpointed at a round in the middle and again later: its answer just
     // before its next checkpoint reads the one in the middle.
-    let middle = *chunks.iter().nth(chunks.len() / 2).expect("a chunk");
+    let middle = *rounds.iter().nth(rounds.len() / 2).expect("a round");
     let (tenant, point) = kept
         .keys()
         .filter(|(_, s)| *s == middle)
@@ -769,7 +793,7 @@ fn the_sealer_folds_a_tenant_from_the_log_when_its_checkpoints_are_missing() {
     // onboarding opened or closed, which only a state with its earlier events shows.
     let store = Store::open(dir.path(), small_chunks()).expect("reopen");
     let actor = PrincipalId::new("staff:checkpoints").expect("actor");
-    for i in 0..450u64 {
+    for i in 0..900u64 {
         let tenant = tenants[i as usize % tenants.len()].clone();
         let payload = if i % 2 == 0 {
             Payload::OnboardingOpened { tenant }
@@ -791,12 +815,20 @@ fn the_sealer_folds_a_tenant_from_the_log_when_its_checkpoints_are_missing() {
     let head = store.head().seq;
     drop(store);
     let db = open_when_free(dir.path());
-    // One chunk sealed since: its checkpoints are the only ones.
+    // A round written since: its checkpoints are the only ones.
     let kept = checkpoints(&db);
-    let chunk = *chunk_ends(&db).last().expect("a chunk");
+    let chunk = *round_ends(&db).last().expect("a round");
     assert!(chunk > old_head.0, "{chunk}");
-    assert!(kept.keys().all(|(_, s)| *s == chunk), "{:?}", kept.keys());
-    assert!(kept.len() > 20, "{} checkpoints at {chunk}", kept.len());
+    assert!(
+        kept.keys().all(|(_, s)| *s > old_head.0),
+        "{:?}",
+        kept.keys()
+    );
+    assert!(
+        kept.len() > 20,
+        "{} checkpoints after {old_head}",
+        kept.len()
+    );
     drop(db);
     let store = Store::open(dir.path(), small_chunks()).expect("reopen");
     let compared = tenants_answer_as_a_plain_fold(&store, &[Seq(chunk), head]);

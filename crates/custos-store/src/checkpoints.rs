@@ -1,23 +1,26 @@
-//! Tenant checkpoints: each tenant's part of the access projection, kept at the end of
-//! every sealed index chunk that holds one of its events, so that an as-of answer for
-//! one tenant folds its events after the latest checkpoint instead of all of them.
+//! Tenant checkpoints: each tenant's part of the access projection, kept in *rounds* at
+//! the end of some sealed index chunks, so that an as-of answer for one tenant folds its
+//! events after the latest checkpoint instead of all of them.
 //!
-//! A checkpoint of tenant `t` at seq `c` (the last seq of a chunk naming `t`) is the
+//! A round ends at the end of the first chunk sealed at least `checkpoint_events`
+//! (`StoreConfig`, about 1M) events after the round before, and keeps a checkpoint of
+//! every tenant named by an event since that round, with a marker `R ‖ c:u64be`. A
+//! checkpoint of tenant `t` at seq `c` (a round's end) is the
 //! projection of every event up to `c` that names `t` (the tenant index's events),
 //! compacted ([`Access::compact`], like a snapshot), stored beside the log's hash at `c`:
 //! `k ‖ c:u64be ‖ len ‖ t` → `hash(c):32 ‖ lz4(codec::encode_snapshot(state))` (the LZ4
 //! block format with the length prepended, [`lz4_flex`]: half the bytes of the state). Keyed by the
-//! chunk first, so that a seal's checkpoints go to the end of the key space in key order
-//! and sled never rewrites a leaf of older ones (keyed by tenant first, the inserts of a
-//! seal touched a leaf each, and at 10M events sled's file held three times the live
-//! bytes). The sealer writes a chunk's checkpoints with its keys
-//! ([`crate::seal::write_chunk`]): one sequential read of the chunk's events, each folded
-//! into its tenant's state, which starts from the tenant's checkpoint before the chunk.
+//! round first, so that a round's checkpoints go to the end of the key space in key order.
+//! The sealer writes a round with the keys of the chunk that ends it
+//! ([`crate::seal::write_chunk`]): one sequential read of the events since the round
+//! before, each folded into its tenant's state, which starts from the tenant's checkpoint
+//! before.
 //!
-//! Where that checkpoint is, the tenant's postings tell: at the end of the chunk holding
+//! Where that checkpoint is, the tenant's postings tell: at the end of the round holding
 //! the tenant's latest event before the point ([`latest_end`]). Since store format 7
-//! every sealed chunk has the checkpoints of all its tenants (the upgrade writes them for
-//! the chunks sealed before), so that one covers every event of the tenant before it.
+//! every round has the checkpoints of all the tenants named since the round before (the
+//! upgrade writes the rounds of the chunks sealed before), so that one covers every event
+//! of the tenant before it.
 //!
 //! Like a snapshot, a checkpoint is an optimisation outside the chain: it is used only if
 //! the log's hash at its seq is the one kept beside it and it decodes, and otherwise the
@@ -28,33 +31,47 @@ use custos_core::{codec, Digest, Seq, TenantId};
 
 use crate::{keys, packs, ReadError};
 
-/// `k ‖ chunk_last ‖ len ‖ tenant`.
-fn key(chunk_last: Seq, tenant: &str) -> Vec<u8> {
-    let mut k = keys::with_u64(&[keys::CHECKPOINT], chunk_last.0);
+/// `k ‖ round_last ‖ len ‖ tenant`.
+fn key(round_last: Seq, tenant: &str) -> Vec<u8> {
+    let mut k = round_prefix(round_last);
     k.push(tenant.len() as u8);
     k.extend_from_slice(tenant.as_bytes());
     k
 }
 
-/// `k ‖ chunk_last`: the prefix of a chunk's checkpoints.
-pub(crate) fn chunk_prefix(chunk_last: Seq) -> Vec<u8> {
-    keys::with_u64(&[keys::CHECKPOINT], chunk_last.0)
+/// `k ‖ round_last`: the prefix of a round's checkpoints.
+pub(crate) fn round_prefix(round_last: Seq) -> Vec<u8> {
+    keys::with_u64(&[keys::CHECKPOINT], round_last.0)
 }
 
-/// The end of the latest sealed chunk at or before `point` that holds one of `seqs` (the
+/// `R ‖ round_last`: a round's marker.
+pub(crate) fn round_marker(round_last: Seq) -> Vec<u8> {
+    keys::with_u64(&[keys::ROUND], round_last.0)
+}
+
+/// The ends of the rounds up to `sealed`, oldest first.
+pub(crate) fn rounds(tree: &sled::Tree, sealed: Seq) -> Result<Vec<Seq>, sled::Error> {
+    let range = round_marker(Seq(1))..=round_marker(sealed);
+    tree.range(range)
+        .keys()
+        .map(|k| Ok(Seq(keys::trailing_u64(&k?).unwrap_or(0))))
+        .collect()
+}
+
+/// The end of the latest round at or before `point` that holds one of `seqs` (the
 /// tenant's, ascending): where the tenant's latest checkpoint at or before `point` is.
-/// `chunk_end(s)` is the last seq of the sealed chunk holding `s`, `None` past them.
+/// `round_end(s)` is the end of the round holding `s`, `None` past the last round.
 pub(crate) fn latest_end(
     seqs: &[Seq],
     point: Seq,
-    chunk_end: impl Fn(Seq) -> Option<Seq>,
+    round_end: impl Fn(Seq) -> Option<Seq>,
 ) -> Option<Seq> {
-    // Newest first; the seqs in the chunk `point` falls in, or past the sealed chunks,
-    // are skipped (a few: those of one chunk and the memtable).
+    // Newest first; the seqs in the round `point` falls in, or past the last round, are
+    // skipped (a few: the tenant's events of one round and the memtable).
     seqs[..seqs.partition_point(|s| *s <= point)]
         .iter()
         .rev()
-        .find_map(|s| chunk_end(*s).filter(|end| *end <= point))
+        .find_map(|s| round_end(*s).filter(|end| *end <= point))
 }
 
 /// The state of `tenant` kept at the end of the chunk `end`, if the log's hash there is
@@ -109,16 +126,18 @@ fn decode(bytes: &[u8]) -> Result<Access, String> {
     codec::decode_snapshot::<Access>(&raw).map_err(|e| e.to_string())
 }
 
-/// Writes the checkpoints of the chunk `[first, last]`, whose postings are in the tree:
-/// for every tenant named by one of its events, the state after the chunk. Reads the
-/// chunk's events once, in order; each tenant's state starts from [`state_before`].
-/// Returns the checkpoints written.
-pub(crate) fn write_chunk(
+/// Writes the round ending at `last` (a chunk's end) after the round ending at `round`
+/// (0 for none), the postings of every event up to `last` being in the tree: for every
+/// tenant named by one of the events in between, the state after `last`, then the
+/// round's marker. Reads those events once, in order; each tenant's state starts from
+/// [`state_before`]. Returns the checkpoints written.
+pub(crate) fn write_round(
     log: &sled::Tree,
     tree: &sled::Tree,
-    first: Seq,
+    round: Seq,
     last: Seq,
 ) -> Result<usize, ReadError> {
+    let first = round.next();
     let mut states: std::collections::BTreeMap<TenantId, Access> = Default::default();
     let mut hash_last = None;
     for entry in packs::Scan::range(log, first, last) {
@@ -157,11 +176,12 @@ pub(crate) fn write_chunk(
         value.extend_from_slice(&bytes);
         tree.insert(key(last, tenant.as_str()), value)?;
     }
+    tree.insert(round_marker(last), &[])?;
     Ok(written)
 }
 
-/// The state of `tenant` after its events before `first`: the checkpoint at the end of
-/// the chunk holding its latest event before `first`, if usable; otherwise all those
+/// The state of `tenant` after its events before `first` (the seq after a round): the
+/// checkpoint at the end of the round holding its latest event before `first`, if usable; otherwise all those
 /// events folded from the log one by one (a store damaged, or a checkpoint of a format no
 /// longer read: answered right, at the cost of those reads).
 fn state_before(
@@ -177,8 +197,8 @@ fn state_before(
     let hash_at = |seq: Seq| -> Result<Option<Digest>, ReadError> {
         Ok(packs::get(log, seq)?.map(|v| packs::split(&v).0))
     };
-    // Every event before `first` is sealed, so the latest one's chunk ends before it.
-    if let Some(end) = chunk_end(tree, latest)? {
+    // Every event before `first` is in a round, so the latest one's round ends before it.
+    if let Some(end) = round_end(tree, latest)? {
         if let Some(state) = state_at(tree, tenant, end, hash_at)? {
             return Ok(state);
         }
@@ -200,7 +220,8 @@ fn state_before(
 
 /// The latest seq up to `to` in `tenant`'s postings in the tree: the key of its last
 /// block keyed at or before `to` (a block is keyed by its last seq and lies within one
-/// chunk, so when `to` ends a chunk no block keyed later holds a seq up to `to`).
+/// chunk, so when `to` ends a chunk — a round ends one — no block keyed later holds a seq
+/// up to `to`).
 fn latest_sealed(tree: &sled::Tree, tenant: &TenantId, to: Seq) -> Result<Option<Seq>, ReadError> {
     let p = keys::named_prefix(keys::TENANT, tenant.as_str());
     match tree
@@ -212,18 +233,14 @@ fn latest_sealed(tree: &sled::Tree, tenant: &TenantId, to: Seq) -> Result<Option
     }
 }
 
-/// The last seq of the sealed chunk holding `seq`, from the chunks' id-table keys.
-pub(crate) fn chunk_end(tree: &sled::Tree, seq: Seq) -> Result<Option<Seq>, ReadError> {
-    match tree
-        .range(keys::with_u64(&[keys::ID_TABLE], seq.0)..)
-        .next()
-    {
+/// The end of the round holding `seq`, from the rounds' markers.
+fn round_end(tree: &sled::Tree, seq: Seq) -> Result<Option<Seq>, ReadError> {
+    match tree.range(round_marker(seq)..).next() {
         Some(kv) => {
             let (k, _) = kv?;
-            Ok(match (k.first(), keys::block_chunk(&k)) {
-                (Some(&keys::ID_TABLE), Some(end)) => Some(Seq(end)),
-                _ => None,
-            })
+            Ok((k.first() == Some(&keys::ROUND))
+                .then(|| keys::trailing_u64(&k).map(Seq))
+                .flatten())
         }
         None => Ok(None),
     }

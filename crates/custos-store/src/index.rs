@@ -422,6 +422,8 @@ pub struct Index {
     pub sealed: Seq,
     /// The in-memory part of every sealed chunk, oldest first.
     pub chunks: Vec<Chunk>,
+    /// The ends of the rounds of tenant checkpoints, oldest first (`crate::checkpoints`).
+    pub rounds: Vec<Seq>,
     /// The ids of every sealed chunk.
     pub sealed_ids: std::sync::Arc<Summary>,
     /// The streams of every sealed chunk.
@@ -566,12 +568,14 @@ impl Index {
             finish(c, ids);
         }
         let mem = Memtable::from_log(log, sealed.next(), head)?;
+        let rounds = crate::checkpoints::rounds(tree, sealed)?;
         let index = Index {
             mem,
             frozen: None,
             frozen_last: sealed,
             sealed,
             chunks,
+            rounds,
             sealed_ids: std::sync::Arc::new(sealed_ids),
             sealed_streams: std::sync::Arc::new(sealed_streams),
             failed: None,

@@ -45,6 +45,9 @@ pub const LEGACY_TIME: u8 = b'W';
 /// `hash(chunk_last_seq):32 ‖ snapshot` — the tenant's part of the access projection
 /// after a sealed chunk naming it (`crate::checkpoints`). Outside the chain.
 pub const CHECKPOINT: u8 = b'k';
+/// A round of tenant checkpoints (store format 7): `R ‖ last_seq:u64be` → empty, written
+/// with the round's checkpoints ([`CHECKPOINT`]) at the end of the chunk ending there.
+pub const ROUND: u8 = b'R';
 /// Projection snapshot: `P ‖ seq:u64be` → `hash(seq):32 ‖ snapshot`. Outside the chain.
 pub const SNAPSHOT: u8 = b'P';
 /// Metadata: `M ‖ name`.

@@ -52,7 +52,7 @@ impl Store {
             last,
             usize::MAX,
         )?;
-        let ends: Vec<Seq> = self.index().chunks.iter().map(|c| c.last).collect();
+        let ends: Vec<Seq> = self.index().rounds.clone();
         let end = crate::checkpoints::latest_end(&seqs, last, |s| {
             ends.get(ends.partition_point(|e| *e < s)).copied()
         });

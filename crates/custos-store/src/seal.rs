@@ -14,8 +14,9 @@ use crate::keys;
 ///
 /// 1. `Msealing = last`, then a flush (which also makes the chunk's events durable: the
 ///    writer freezes a memtable as soon as its last group is applied);
-/// 2. every key of the chunk, then, given the log and the chunk's first seq, the tenant
-///    checkpoints at `last` ([`crate::checkpoints::write_chunk`]), then a flush;
+/// 2. every key of the chunk, then, given the log and the last round of checkpoints, a
+///    round of tenant checkpoints at `last` ([`crate::checkpoints::write_round`]), then
+///    a flush;
 /// 3. `Mindexed = last` with `Msealing` removed, in one (two-key) atomic batch.
 ///
 /// Readers never see the chunk before 3: postings are read up to `Mindexed` (the index's
@@ -34,8 +35,8 @@ pub fn write_chunk(
     for (k, v) in entries {
         tree.insert(k, v)?;
     }
-    if let Some((log, first)) = checkpoints {
-        crate::checkpoints::write_chunk(log, tree, first, last)?;
+    if let Some((log, round)) = checkpoints {
+        crate::checkpoints::write_round(log, tree, round, last)?;
     }
     tree.flush()?;
     let mut done = sled::Batch::default();
@@ -58,11 +59,12 @@ pub(crate) fn discard_partial_seal(
     let mut batch = sled::Batch::default();
     if pending > sealed {
         for k in tree
-            .scan_prefix(crate::checkpoints::chunk_prefix(pending))
+            .scan_prefix(crate::checkpoints::round_prefix(pending))
             .keys()
         {
             batch.remove(k?);
         }
+        batch.remove(crate::checkpoints::round_marker(pending));
         if pending <= head {
             let mem = Memtable::from_log(log, sealed.next(), pending)?;
             for (k, _) in mem.chunk(pending).0 {
@@ -105,10 +107,17 @@ pub fn run_sealer(
     rx: std::sync::mpsc::Receiver<(std::sync::Arc<Memtable>, Seq)>,
     index: std::sync::Arc<std::sync::RwLock<Index>>,
     mut filters: crate::filters::FilterFile,
+    checkpoint_events: u64,
 ) {
     while let Ok((frozen, last)) = rx.recv() {
         let (entries, hashes) = frozen.chunk(last);
-        let outcome = write_chunk(&tree, entries, last, Some((&log, hashes.first)));
+        let round = {
+            let index = index.read().unwrap_or_else(|p| p.into_inner());
+            index.rounds.last().copied().unwrap_or(Seq::ZERO)
+        };
+        let new_round = last.0 - round.0 >= checkpoint_events;
+        let checkpoints = new_round.then_some((&log, round));
+        let outcome = write_chunk(&tree, entries, last, checkpoints);
         if outcome.is_ok() {
             // Before the chunk counts as sealed (its ids are in the frozen memtable
             // until then).
@@ -124,6 +133,9 @@ pub fn run_sealer(
             Ok(()) => {
                 index.sealed = last;
                 index.chunks.push(Chunk::new(&hashes));
+                if new_round {
+                    index.rounds.push(last);
+                }
                 index.frozen = None;
                 drop(index);
                 filters.append(&hashes);
@@ -251,7 +263,7 @@ mod crash_tests {
         for (k, v) in entries.iter().step_by(2) {
             tree.insert(k, v.as_slice()).expect("key");
         }
-        let written = crate::checkpoints::write_chunk(&log, &tree, Seq(1), Seq(6));
+        let written = crate::checkpoints::write_round(&log, &tree, Seq::ZERO, Seq(6));
         assert_eq!(written.expect("checkpoints"), 3, "one per tenant");
 
         let index = Index::open(&log, &tree, Seq(10)).expect("open");
@@ -266,7 +278,13 @@ mod crash_tests {
 
         // The next seal ends elsewhere (as after a restart, group boundaries differ): each
         // event is listed once.
-        write_chunk(&tree, chunk_of(&events[..8]), Seq(8), Some((&log, Seq(1)))).expect("seal");
+        write_chunk(
+            &tree,
+            chunk_of(&events[..8]),
+            Seq(8),
+            Some((&log, Seq::ZERO)),
+        )
+        .expect("seal");
         let checkpoints = tree.scan_prefix([keys::CHECKPOINT]).keys();
         let ends: Vec<u64> = checkpoints
             .map(|k| keys::block_chunk(&k.expect("key")).expect("seq"))

@@ -31,6 +31,11 @@ pub struct StoreConfig {
     /// event (`bench-append --chunk`, docs/PERFORMANCE.md), for a memtable of some tens
     /// of MB and up to that many events re-derived from the log on open.
     pub index_chunk_events: usize,
+    /// Events between two rounds of tenant checkpoints (`crate::checkpoints`): a seal that
+    /// ends at least this many events after the last round writes the next one. 1,048,576
+    /// by default: an as-of answer for a tenant then reads at most its events of that many
+    /// (and of the memtable), and the checkpoints take a few bytes per event.
+    pub checkpoint_events: u64,
     /// The most sled may keep in its page cache, in bytes (sled's own default is 1 GiB).
     pub cache_bytes: u64,
     /// Tests only: treat the write of the group after this many committed groups as an
@@ -51,6 +56,7 @@ impl Default for StoreConfig {
             queue_depth: 4096,
             clock: Arc::new(SystemClock),
             index_chunk_events: 128 * 1024,
+            checkpoint_events: 1 << 20,
             cache_bytes: DEFAULT_CACHE_BYTES,
             fail_after_groups: None,
         }
@@ -316,7 +322,12 @@ impl Store {
     pub fn open(path: impl AsRef<Path>, config: StoreConfig) -> Result<Store, OpenError> {
         let path = path.as_ref().to_owned();
         let db = open_db(&path, config.cache_bytes)?;
-        let trees = open_trees(&db, &path, config.index_chunk_events)?;
+        let trees = open_trees(
+            &db,
+            &path,
+            config.index_chunk_events,
+            config.checkpoint_events,
+        )?;
         let tree = trees.log.clone();
         let head = check_tail(&db, &tree, &path)?;
         let last_time = last_recorded_at(&tree, head.seq).map_err(|source| OpenError::Io {
@@ -339,9 +350,10 @@ impl Store {
         let (seal_tx, seal_rx) = std::sync::mpsc::channel();
         let sealer = {
             let (log, tree, index) = (trees.log.clone(), trees.index.clone(), index.clone());
+            let every = config.checkpoint_events.max(1);
             std::thread::Builder::new()
                 .name("custos-sealer".into())
-                .spawn(move || crate::seal::run_sealer(log, tree, seal_rx, index, filters))
+                .spawn(move || crate::seal::run_sealer(log, tree, seal_rx, index, filters, every))
                 .map_err(|e| OpenError::Io {
                     path: path.clone(),
                     source: sled::Error::Io(e),

@@ -32,6 +32,7 @@ pub(crate) fn open_trees(
     db: &sled::Db,
     path: &Path,
     chunk_events: usize,
+    checkpoint_events: u64,
 ) -> Result<Trees, OpenError> {
     let io = |source| OpenError::Io {
         path: path.to_owned(),
@@ -71,16 +72,16 @@ pub(crate) fn open_trees(
             }
             reseal_index(db, &trees.log, &trees.index, chunk_events).map_err(read)?;
             drop_time_index(db, &trees.log).map_err(io)?;
-            write_checkpoints(db, &trees.log, &trees.index).map_err(read)?;
+            write_checkpoints(db, &trees.log, &trees.index, checkpoint_events).map_err(read)?;
             Ok(trees)
         }
         5 => {
             drop_time_index(db, &trees.log).map_err(io)?;
-            write_checkpoints(db, &trees.log, &trees.index).map_err(read)?;
+            write_checkpoints(db, &trees.log, &trees.index, checkpoint_events).map_err(read)?;
             Ok(trees)
         }
         6 => {
-            write_checkpoints(db, &trees.log, &trees.index).map_err(read)?;
+            write_checkpoints(db, &trees.log, &trees.index, checkpoint_events).map_err(read)?;
             Ok(trees)
         }
         f if f == keys::STORE_FORMAT => Ok(trees),
@@ -92,15 +93,17 @@ pub(crate) fn open_trees(
     }
 }
 
-/// Upgrades a format-6 store to format 7: writes the tenant checkpoints of every sealed
-/// chunk, oldest first, each chunk's from the one before (`crate::checkpoints`), then sets
-/// the format. A crash before the format is set leaves a format-6 store whose next open
-/// writes them again (a checkpoint is a correct state by itself). Returns the checkpoints
-/// written.
+/// Upgrades a format-6 store to format 7: writes the rounds of tenant checkpoints the
+/// sealer would have written over the sealed chunks (one at the first chunk end at least
+/// `every` events after the round before; `crate::checkpoints`), oldest first, each from
+/// the one before, then sets the format. A crash before the format is set leaves a
+/// format-6 store whose next open writes them again (the same keys). Returns the
+/// checkpoints written.
 pub(crate) fn write_checkpoints(
     db: &sled::Db,
     log: &sled::Tree,
     tree: &sled::Tree,
+    every: u64,
 ) -> Result<u64, ReadError> {
     let sealed = tree
         .get(crate::index::META_INDEXED)?
@@ -108,7 +111,8 @@ pub(crate) fn write_checkpoints(
         .unwrap_or(0);
     // The chunks' last seqs, from their id tables' keys (every chunk has at least one
     // block): one look-up per chunk, each starting past the chunk before.
-    let (mut first, mut written, mut chunks) = (Seq(1), 0u64, 0u64);
+    let (mut first, mut written, mut rounds) = (Seq(1), 0u64, 0u64);
+    let mut round = Seq::ZERO;
     loop {
         let from = keys::with_u64(&[keys::ID_TABLE], first.0);
         let Some(kv) = tree.range(from..).next() else {
@@ -119,14 +123,17 @@ pub(crate) fn write_checkpoints(
             (Some(&keys::ID_TABLE), Some(last)) if last <= sealed && last >= first.0 => last,
             _ => break,
         };
-        written += crate::checkpoints::write_chunk(log, tree, first, Seq(last))? as u64;
-        chunks += 1;
+        if last - round.0 >= every.max(1) {
+            written += crate::checkpoints::write_round(log, tree, round, Seq(last))? as u64;
+            rounds += 1;
+            round = Seq(last);
+        }
         first = Seq(last + 1);
     }
     log.insert(keys::META_FORMAT, &[7])?;
     db.flush()?;
     tracing::info!(
-        chunks,
+        rounds,
         written,
         "upgraded the store to format 7 (tenant checkpoints)"
     );

@@ -208,7 +208,13 @@ pub fn verify_dir(path: &Path, known: Option<Head>) -> Result<Head, VerifyDirErr
         return Err(VerifyDirError::NotFound(path.to_owned()));
     }
     let db = open_db(path, crate::store::DEFAULT_CACHE_BYTES)?;
-    let chunk_events = crate::StoreConfig::default().index_chunk_events;
-    let tree = open_trees(&db, path, chunk_events)?.log;
+    let config = crate::StoreConfig::default();
+    let tree = open_trees(
+        &db,
+        path,
+        config.index_chunk_events,
+        config.checkpoint_events,
+    )?
+    .log;
     verify_tree(&tree, known)
 }
