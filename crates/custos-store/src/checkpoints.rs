@@ -9,8 +9,9 @@
 //! projection of every event up to `c` that names `t` (the tenant index's events),
 //! compacted ([`Access::compact`], like a snapshot), stored beside the log's hash at `c`:
 //! `k ‖ c:u64be ‖ len ‖ t` → `hash(c):32 ‖ lz4(codec::encode_snapshot(state))` (the LZ4
-//! block format with the length prepended, [`lz4_flex`]: half the bytes of the state). Keyed by the
-//! round first, so that a round's checkpoints go to the end of the key space in key order.
+//! block format with the length prepended, [`lz4_flex`]: half the bytes of the state).
+//! Keyed by the round first, so that a round's checkpoints go to the end of the key space
+//! in key order.
 //! The sealer writes a round with the keys of the chunk that ends it
 //! ([`crate::seal::write_chunk`]): one sequential read of the events since the round
 //! before, each folded into its tenant's state, which starts from the tenant's checkpoint

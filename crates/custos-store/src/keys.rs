@@ -41,9 +41,10 @@ pub const STREAM_TABLE: u8 = b's';
 /// (offset) ‖ first_seq:u64be` → empty. Removed by the upgrade to format 6, which finds
 /// times by a binary search over the log (`crate::packs::first_seq_at`).
 pub const LEGACY_TIME: u8 = b'W';
-/// Tenant checkpoint (store format 7): `k ‖ chunk_last_seq:u64be ‖ len:u8 ‖ tenant` →
-/// `hash(chunk_last_seq):32 ‖ snapshot` — the tenant's part of the access projection
-/// after a sealed chunk naming it (`crate::checkpoints`). Outside the chain.
+/// Tenant checkpoint (store format 7): `k ‖ round_last_seq:u64be ‖ len:u8 ‖ tenant` →
+/// `hash(round_last_seq):32 ‖ lz4(snapshot)` — the tenant's part of the access projection
+/// at the end of a round of checkpoints in which it is named (`crate::checkpoints`).
+/// Outside the chain.
 pub const CHECKPOINT: u8 = b'k';
 /// A round of tenant checkpoints (store format 7): `R ‖ last_seq:u64be` → empty, written
 /// with the round's checkpoints ([`CHECKPOINT`]) at the end of the chunk ending there.

@@ -34,6 +34,10 @@ struct Args {
     /// Events per sealed index chunk (the store's `index_chunk_events`).
     #[arg(long, default_value_t = StoreConfig::default().index_chunk_events)]
     chunk: usize,
+    /// Events between two rounds of tenant checkpoints (the store's `checkpoint_events`);
+    /// a number past `--events` leaves them out.
+    #[arg(long, default_value_t = StoreConfig::default().checkpoint_events)]
+    checkpoint_events: u64,
     /// Run only the store (for profiling), without the raw sled baselines.
     #[arg(long)]
     store_only: bool,
@@ -118,14 +122,10 @@ fn raw_sled(values: &[Vec<u8>], batch: usize, layout: RawLayout) -> (f64, u64, u
     (rate, rss, custos_tools::dir_bytes(dir.path()))
 }
 
-fn custos(events: &[DemoEvent], appenders: usize, chunk: usize, probe: bool) -> (f64, f64) {
+fn custos(events: &[DemoEvent], appenders: usize, config: StoreConfig, probe: bool) -> (f64, f64) {
     let dir = tempfile::tempdir().expect("tmp");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let config = StoreConfig {
-            index_chunk_events: chunk,
-            ..StoreConfig::default()
-        };
         let store = Store::open(dir.path(), config).expect("open");
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = probe.then(|| {
@@ -214,7 +214,12 @@ fn main() {
     let mut ratios_per_key = Vec::new();
     let mut ratios_1000 = Vec::new();
     for round in 1..=args.rounds {
-        let (store, mean_group) = custos(&events, args.appenders, args.chunk, args.reader_probe);
+        let config = StoreConfig {
+            index_chunk_events: args.chunk,
+            checkpoint_events: args.checkpoint_events,
+            ..StoreConfig::default()
+        };
+        let (store, mean_group) = custos(&events, args.appenders, config, args.reader_probe);
         if args.store_only {
             println!(
                 "round {round}: custos store {store:.0} events/s (mean group {mean_group:.1})"
