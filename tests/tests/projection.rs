@@ -619,7 +619,7 @@ fn checkpoints(db: &sled::Db) -> std::collections::BTreeMap<(String, u64), sled:
     index
         .scan_prefix([custos_store::raw::CHECKPOINT])
         .map(|kv| {
-            // `k ‖ chunk_last:u64be ‖ len:u8 ‖ tenant`
+            // `k ‖ round_last:u64be ‖ len:u8 ‖ tenant`
             let (k, v) = kv.expect("checkpoint");
             let seq = u64::from_be_bytes(k[1..9].try_into().expect("seq"));
             let len = usize::from(k[9]);
@@ -630,24 +630,24 @@ fn checkpoints(db: &sled::Db) -> std::collections::BTreeMap<(String, u64), sled:
         .collect()
 }
 
-/// The last seqs of the sealed index chunks, from their id tables' keys.
-fn chunk_ends(db: &sled::Db) -> std::collections::BTreeSet<u64> {
+/// The seqs keyed `tag ‖ seq:u64be ‖ …` in the index tree.
+fn keyed_seqs(db: &sled::Db, tag: u8) -> std::collections::BTreeSet<u64> {
     let index = db.open_tree("custos-index").expect("index tree");
     index
-        .scan_prefix([custos_store::raw::ID_TABLE])
+        .scan_prefix([tag])
         .keys()
-        .map(|k| custos_store::raw::block_chunk(&k.expect("key")).expect("chunk"))
+        .map(|k| custos_store::raw::block_chunk(&k.expect("key")).expect("seq"))
         .collect()
+}
+
+/// The last seqs of the sealed index chunks, from their id tables' keys.
+fn chunk_ends(db: &sled::Db) -> std::collections::BTreeSet<u64> {
+    keyed_seqs(db, custos_store::raw::ID_TABLE)
 }
 
 /// The ends of the rounds of tenant checkpoints, from their markers (`R ‖ seq`).
 fn round_ends(db: &sled::Db) -> std::collections::BTreeSet<u64> {
-    let index = db.open_tree("custos-index").expect("index tree");
-    index
-        .scan_prefix([custos_store::raw::ROUND])
-        .keys()
-        .map(|k| custos_store::raw::trailing_u64(&k.expect("key")).expect("seq"))
-        .collect()
+    keyed_seqs(db, custos_store::raw::ROUND)
 }
 
 fn checkpoint_key(tenant: &str, seq: u64) -> Vec<u8> {

@@ -37,21 +37,15 @@ impl Store {
     }
 
     /// The projection of only the events that name `tenant`, up to `last`: the tenant's
-    /// latest checkpoint at or before `last` (`crate::checkpoints`, kept at the end of
-    /// each sealed index chunk), then its events after that, read through the tenant
-    /// index. Its [`Access::tenant`] answer for `tenant` is the whole projection's: every
+    /// latest checkpoint at or before `last` (`crate::checkpoints`, kept in rounds about
+    /// every 1M events), then its events after that, read through the tenant index. Its [`Access::tenant`] answer for `tenant` is the whole projection's: every
     /// event about a tenant's members, onboarding, grants, invitations, consents and
     /// sessions names the tenant (the policy takes it from the item), and that answer
     /// reads nothing else. It costs one checkpoint and the tenant's events since, not the
     /// log's: the query plan for "who could enter account X on date D".
     pub fn tenant_access_at(&self, tenant: &TenantId, last: Seq) -> Result<Access, ReadError> {
         let last = last.min(self.head().seq);
-        let seqs = self.index_seqs(
-            &IndexFilter::Tenant(tenant.clone()),
-            Seq(1),
-            last,
-            usize::MAX,
-        )?;
+        let seqs = self.tenant_seqs(tenant, last)?;
         let ends: Vec<Seq> = self.index().rounds.clone();
         let end = crate::checkpoints::latest_end(&seqs, last, |s| {
             ends.get(ends.partition_point(|e| *e < s)).copied()
@@ -63,24 +57,34 @@ impl Store {
             .map(|state| (end, state)),
             None => None,
         };
-        let (after, mut access) = kept.unwrap_or((Seq::ZERO, Access::default()));
-        for seq in seqs.into_iter().filter(|s| *s > after) {
-            access.apply(&self.event_at(seq)?);
-        }
-        Ok(access)
+        let (after, access) = kept.unwrap_or((Seq::ZERO, Access::default()));
+        self.fold(access, seqs.into_iter().filter(|s| *s > after))
     }
 
     /// The same projection folded from seq 1, without checkpoints: what
     /// [`Store::tenant_access_at`] must equal (tests and benchmarks compare them).
     #[doc(hidden)]
     pub fn tenant_access_folded(&self, tenant: &TenantId, last: Seq) -> Result<Access, ReadError> {
-        let seqs = self.index_seqs(
+        let seqs = self.tenant_seqs(tenant, last)?;
+        self.fold(Access::default(), seqs)
+    }
+
+    /// The seqs of `tenant`'s events up to `last`, from the tenant index.
+    fn tenant_seqs(&self, tenant: &TenantId, last: Seq) -> Result<Vec<Seq>, ReadError> {
+        self.index_seqs(
             &IndexFilter::Tenant(tenant.clone()),
             Seq(1),
             last,
             usize::MAX,
-        )?;
-        let mut access = Access::default();
+        )
+    }
+
+    /// `access` with the events at `seqs` folded in, in order.
+    fn fold(
+        &self,
+        mut access: Access,
+        seqs: impl IntoIterator<Item = Seq>,
+    ) -> Result<Access, ReadError> {
         for seq in seqs {
             access.apply(&self.event_at(seq)?);
         }
@@ -114,15 +118,11 @@ impl Store {
         }
         let mut seqs = Vec::new();
         for t in tenants {
-            seqs.extend(self.index_seqs(&IndexFilter::Tenant(t), Seq(1), last, usize::MAX)?);
+            seqs.extend(self.tenant_seqs(&t, last)?);
         }
         seqs.sort_unstable();
         seqs.dedup();
-        let mut access = Access::default();
-        for seq in seqs {
-            access.apply(&self.event_at(seq)?);
-        }
-        Ok(access)
+        self.fold(Access::default(), seqs)
     }
 
     /// The event at `seq`, which an index listed.
