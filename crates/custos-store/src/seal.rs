@@ -294,6 +294,12 @@ mod crash_tests {
             [8, 8, 8],
             "the tenants' checkpoints at the new chunk's end"
         );
+        let marker = |at| tree.get(crate::checkpoints::round_marker(Seq(at)));
+        assert!(marker(8).expect("get").is_some(), "the round's marker");
+        assert!(
+            marker(6).expect("get").is_none(),
+            "the cut-short round's marker"
+        );
         for t in 0..3u64 {
             let want: Vec<u64> = (1..=8).filter(|i| i % 3 == t).collect();
             assert_eq!(sealed_tenant_seqs(&tree, &format!("t{t}")), want, "t{t}");
