@@ -2,8 +2,8 @@
 //! upgraded on open, one step after the other (docs/design.md, §3): format 1 or 2 (one
 //! tree) → 3 (the index and snapshots in their own trees) → 4 (the log in packs,
 //! `crate::packs::repack_legacy`) → 5 (the index sealed again in blocks) → 6 (the time
-//! index removed) → 7 (tenant checkpoints, `crate::checkpoints`). Each step is safe against a crash: one cut short is done again on the
-//! next open.
+//! index removed) → 7 (tenant checkpoints, `crate::checkpoints`). Each step is safe
+//! against a crash: one cut short is done again on the next open.
 //!
 //! Format 1 lacked the subject postings; the re-seal of format 5 writes them with the
 //! rest, so format 1 needs no step of its own.
