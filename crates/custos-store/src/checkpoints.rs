@@ -75,7 +75,7 @@ pub(crate) fn latest_end(
         .find_map(|s| round_end(*s).filter(|end| *end <= point))
 }
 
-/// The state of `tenant` kept at the end of the chunk `end`, if the log's hash there is
+/// The state of `tenant` kept at the end of the round `end`, if the log's hash there is
 /// the one kept beside it and it decodes; `None` (with a warning) otherwise.
 pub(crate) fn state_at(
     tree: &sled::Tree,
@@ -107,7 +107,7 @@ pub(crate) fn state_at(
 /// it is damage, not a state to allocate for).
 const MAX_STATE_BYTES: usize = 64 << 20;
 
-/// A state as [`write_chunk`] keeps it: compressed, then encoded as a snapshot.
+/// A state as [`write_round`] keeps it: encoded as a snapshot, then compressed.
 fn encode(state: &Access) -> Result<Vec<u8>, codec::CodecError> {
     Ok(lz4_flex::block::compress_prepend_size(
         &codec::encode_snapshot(state)?,
