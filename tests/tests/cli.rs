@@ -165,12 +165,15 @@ fn the_demo_is_deterministic_for_a_seed() {
 // ----- tampering with a data directory (an attacker with write access to sled) -----
 
 fn with_tree(dir: &Path, f: impl FnOnce(&sled::Tree)) {
+    with_db(dir, |db| f(&db.open_tree("custos").expect("tree")));
+}
+
+fn with_db(dir: &Path, f: impl FnOnce(&sled::Db)) {
     let db = custos_store::sled_config(dir)
         .flush_every_ms(None)
         .open()
         .expect("raw open");
-    let tree = db.open_tree("custos").expect("tree");
-    f(&tree);
+    f(&db);
     db.flush().expect("flush");
 }
 
@@ -255,7 +258,8 @@ fn data_rewritten_chain_is_caught_by_a_known_head() {
     let n = events_in(dir.path());
     let known = verified_head(&run(&["verify", "--data", path(dir.path())]));
     // The forger edits seq 100 and recomputes every later hash and the stored head.
-    with_tree(dir.path(), |t| {
+    with_db(dir.path(), |db| {
+        let t = &db.open_tree("custos").expect("tree");
         let mut prev = Digest(value(t, 99)[..32].try_into().expect("32"));
         let mut edits = Vec::new();
         for s in 100..=n {
@@ -273,7 +277,9 @@ fn data_rewritten_chain_is_caught_by_a_known_head() {
             seq: Seq(n),
             hash: prev,
         };
-        t.insert(raw::META_HEAD, raw::encode_head(&head).to_vec())
+        db.open_tree(raw::HEAD_TREE)
+            .expect("head tree")
+            .insert(raw::META_HEAD, raw::encode_head(&head).to_vec())
             .expect("head");
     });
     let o = run(&["verify", "--data", path(dir.path())]);

@@ -850,6 +850,12 @@ fn a_store_of_format_6_gets_its_tenant_checkpoints() {
         }
         let log = db.open_tree("custos").expect("log tree");
         log.insert("Mformat", &[6]).expect("format");
+        // Format 6 kept `Mhead` in the log's tree.
+        let heads = db
+            .open_tree(custos_store::raw::HEAD_TREE)
+            .expect("head tree");
+        let written = heads.remove("Mhead").expect("remove").expect("Mhead");
+        log.insert("Mhead", written).expect("Mhead");
         db.flush().expect("flush");
         kept
     };
@@ -865,6 +871,13 @@ fn a_store_of_format_6_gets_its_tenant_checkpoints() {
         log.get("Mformat").expect("get").as_deref(),
         Some(&[custos_store::raw::STORE_FORMAT][..])
     );
+    // `Mhead` moved to its own tree.
+    let heads = db
+        .open_tree(custos_store::raw::HEAD_TREE)
+        .expect("head tree");
+    let stored_head = heads.get("Mhead").expect("get").expect("Mhead");
+    assert_eq!(custos_store::raw::decode_head(&stored_head), Some(head));
+    assert!(log.get("Mhead").expect("get").is_none());
     // The same checkpoints as the sealer wrote, for the same tenants at the same chunks.
     let upgraded = checkpoints(&db);
     assert_eq!(

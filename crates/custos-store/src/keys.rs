@@ -59,7 +59,9 @@ pub const CONSUMER: u8 = b'C';
 
 /// `M head` → `seq:u64be ‖ hash:32`: a head the log has reached, written by the flusher
 /// after each flush (so durable one flush later, and never ahead of the durable log);
-/// after a clean close, the head. Until format 5, written with each group.
+/// after a clean close, the head. Until format 5, written with each group; until format
+/// 6, in the log's tree, where it shared the leaf at the log's tail with the newest packs
+/// (since format 7, alone in [`HEAD_TREE`]).
 pub const META_HEAD: &[u8] = b"Mhead";
 /// `M verified` → `seq:u64be ‖ hash:32`: the point verified by the last open.
 pub const META_VERIFIED: &[u8] = b"Mverified";
@@ -77,6 +79,10 @@ pub const STORE_FORMAT: u8 = 7;
 pub const LOG_TREE: &str = "custos";
 /// The tree of the sealed index chunks and `Mindexed`.
 pub const INDEX_TREE: &str = "custos-index";
+/// The tree of `Mhead` alone (store format 7): written after every flush, it made sled
+/// rewrite the leaf at the log's tail (the newest packs, up to ~200 KiB) twice as often
+/// when it lived there (docs/PERFORMANCE.md).
+pub const HEAD_TREE: &str = "custos-head";
 /// The tree of the projection snapshots.
 pub const SNAPSHOT_TREE: &str = "custos-snapshots";
 

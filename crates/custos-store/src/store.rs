@@ -329,7 +329,7 @@ impl Store {
             config.checkpoint_events,
         )?;
         let tree = trees.log.clone();
-        let head = check_tail(&db, &tree, &path)?;
+        let head = check_tail(&db, &tree, &trees.head, &path)?;
         let last_time = last_recorded_at(&tree, head.seq).map_err(|source| OpenError::Io {
             path: path.clone(),
             source,
@@ -371,6 +371,7 @@ impl Store {
             db: db.clone(),
             tree: tree.clone(),
             index_tree: trees.index.clone(),
+            head_tree: trees.head.clone(),
             rx,
             head,
             last_time,
@@ -744,7 +745,7 @@ impl Store {
 
     /// Verifies the whole log from genesis, and against `known` if given.
     pub fn verify(&self, known: Option<Head>) -> Result<Head, crate::VerifyDirError> {
-        crate::verify::verify_tree(&self.inner.trees.log, known)
+        crate::verify::verify_tree(&self.inner.trees.log, &self.inner.trees.head, known)
     }
 
     /// Flushes sled's buffers (the writer already flushes every group).

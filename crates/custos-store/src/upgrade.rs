@@ -25,6 +25,8 @@ pub(crate) struct Trees {
     pub index: sled::Tree,
     /// The projection snapshots.
     pub snapshots: sled::Tree,
+    /// `Mhead` (format 7).
+    pub head: sled::Tree,
 }
 
 /// The store's trees, checked for their format; an older store is upgraded first.
@@ -42,6 +44,7 @@ pub(crate) fn open_trees(
         log: db.open_tree(keys::LOG_TREE).map_err(io)?,
         index: db.open_tree(keys::INDEX_TREE).map_err(io)?,
         snapshots: db.open_tree(keys::SNAPSHOT_TREE).map_err(io)?,
+        head: db.open_tree(keys::HEAD_TREE).map_err(io)?,
     };
     let format = trees.log.get(keys::META_FORMAT).map_err(io)?;
     let format = match format.as_deref() {
@@ -72,16 +75,16 @@ pub(crate) fn open_trees(
             }
             reseal_index(db, &trees.log, &trees.index, chunk_events).map_err(read)?;
             drop_time_index(db, &trees.log).map_err(io)?;
-            write_checkpoints(db, &trees.log, &trees.index, checkpoint_events).map_err(read)?;
+            to_format_7(db, &trees, checkpoint_events).map_err(read)?;
             Ok(trees)
         }
         5 => {
             drop_time_index(db, &trees.log).map_err(io)?;
-            write_checkpoints(db, &trees.log, &trees.index, checkpoint_events).map_err(read)?;
+            to_format_7(db, &trees, checkpoint_events).map_err(read)?;
             Ok(trees)
         }
         6 => {
-            write_checkpoints(db, &trees.log, &trees.index, checkpoint_events).map_err(read)?;
+            to_format_7(db, &trees, checkpoint_events).map_err(read)?;
             Ok(trees)
         }
         f if f == keys::STORE_FORMAT => Ok(trees),
@@ -93,14 +96,33 @@ pub(crate) fn open_trees(
     }
 }
 
-/// Upgrades a format-6 store to format 7: writes the rounds of tenant checkpoints the
-/// sealer would have written over the sealed chunks (one at the first chunk end at least
-/// `every` events after the round before; `crate::checkpoints`), oldest first, each from
-/// the one before, then sets the format. A crash before the format is set leaves a
-/// format-6 store whose next open writes them again (the same keys). Returns the
-/// checkpoints written.
+/// Upgrades a format-6 store to format 7: writes the tenant checkpoints
+/// ([`write_checkpoints`]), copies `Mhead` to its own tree and flushes, then removes it
+/// from the log's tree and sets the format in one atomic batch. A crash before that batch
+/// leaves a format-6 store whose next open does it all again (the same keys).
+fn to_format_7(db: &sled::Db, trees: &Trees, every: u64) -> Result<(), ReadError> {
+    let written = write_checkpoints(&trees.log, &trees.index, every)?;
+    if let Some(head) = trees.log.get(keys::META_HEAD)? {
+        trees.head.insert(keys::META_HEAD, head)?;
+    }
+    db.flush()?;
+    let mut batch = sled::Batch::default();
+    batch.remove(keys::META_HEAD);
+    batch.insert(keys::META_FORMAT, &[7]);
+    trees.log.apply_batch(batch)?;
+    db.flush()?;
+    tracing::info!(
+        written,
+        "upgraded the store to format 7 (tenant checkpoints, Mhead in its own tree)"
+    );
+    Ok(())
+}
+
+/// The rounds of tenant checkpoints the sealer would have written over the sealed chunks
+/// (one at the first chunk end at least `every` events after the round before;
+/// `crate::checkpoints`), oldest first, each from the one before. Returns the checkpoints
+/// written.
 pub(crate) fn write_checkpoints(
-    db: &sled::Db,
     log: &sled::Tree,
     tree: &sled::Tree,
     every: u64,
@@ -130,13 +152,7 @@ pub(crate) fn write_checkpoints(
         }
         first = Seq(last + 1);
     }
-    log.insert(keys::META_FORMAT, &[7])?;
-    db.flush()?;
-    tracing::info!(
-        rounds,
-        written,
-        "upgraded the store to format 7 (tenant checkpoints)"
-    );
+    tracing::info!(rounds, written, "tenant checkpoints written");
     Ok(written)
 }
 

@@ -152,7 +152,12 @@ fn check_point(tree: &sled::Tree, point: Head, last: Seq) -> Result<(), VerifyDi
 
 /// On open: the last verified point must be intact, and everything after it must verify
 /// up to (at least) the head written with the last group. Records the new verified point.
-pub(crate) fn check_tail(db: &sled::Db, tree: &sled::Tree, path: &Path) -> Result<Head, OpenError> {
+pub(crate) fn check_tail(
+    db: &sled::Db,
+    tree: &sled::Tree,
+    head_tree: &sled::Tree,
+    path: &Path,
+) -> Result<Head, OpenError> {
     let io = |source| OpenError::Io {
         path: path.to_owned(),
         source,
@@ -169,7 +174,7 @@ pub(crate) fn check_tail(db: &sled::Db, tree: &sled::Tree, path: &Path) -> Resul
     let verified = meta_head(tree, keys::META_VERIFIED)
         .map_err(io)?
         .unwrap_or(Head::GENESIS);
-    let written = meta_head(tree, keys::META_HEAD)
+    let written = meta_head(head_tree, keys::META_HEAD)
         .map_err(io)?
         .unwrap_or(Head::GENESIS);
     let last = packs::last_seq(tree).map_err(io)?;
@@ -194,9 +199,13 @@ pub(crate) fn last_recorded_at(tree: &sled::Tree, seq: Seq) -> Result<Timestamp,
 
 /// Verifies a whole tree from genesis: the chain, the head written with the last group,
 /// and a head known from elsewhere if given.
-pub(crate) fn verify_tree(tree: &sled::Tree, known: Option<Head>) -> Result<Head, VerifyDirError> {
+pub(crate) fn verify_tree(
+    tree: &sled::Tree,
+    head_tree: &sled::Tree,
+    known: Option<Head>,
+) -> Result<Head, VerifyDirError> {
     let head = walk(tree, Head::GENESIS, known)?;
-    if let Some(written) = meta_head(tree, keys::META_HEAD)? {
+    if let Some(written) = meta_head(head_tree, keys::META_HEAD)? {
         check_point(tree, written, head.seq)?;
     }
     Ok(head)
@@ -209,12 +218,11 @@ pub fn verify_dir(path: &Path, known: Option<Head>) -> Result<Head, VerifyDirErr
     }
     let db = open_db(path, crate::store::DEFAULT_CACHE_BYTES)?;
     let config = crate::StoreConfig::default();
-    let tree = open_trees(
+    let trees = open_trees(
         &db,
         path,
         config.index_chunk_events,
         config.checkpoint_events,
-    )?
-    .log;
-    verify_tree(&tree, known)
+    )?;
+    verify_tree(&trees.log, &trees.head, known)
 }

@@ -63,6 +63,8 @@ pub(crate) struct Writer {
     pub tree: sled::Tree,
     /// The sealed index chunks (read for duplicate ids and stream versions).
     pub index_tree: sled::Tree,
+    /// Where the flusher writes `Mhead` (`keys::HEAD_TREE`).
+    pub head_tree: sled::Tree,
     pub rx: mpsc::Receiver<Msg>,
     pub head: Head,
     pub last_time: Timestamp,
@@ -102,7 +104,7 @@ impl Writer {
     pub fn run(mut self) {
         let (flush_tx, flush_rx) = std::sync::mpsc::sync_channel(1);
         let flusher = {
-            let (db, log) = (self.db.clone(), self.tree.clone());
+            let (db, head_tree) = (self.db.clone(), self.head_tree.clone());
             let head_tx = self.head_tx.take();
             let stats = self.stats.clone();
             let failed = self.flush_failed.clone();
@@ -112,7 +114,7 @@ impl Writer {
                 .spawn(move || {
                     let flusher = Flusher {
                         db,
-                        log,
+                        head_tree,
                         blobs,
                         head_tx,
                         stats,
@@ -464,7 +466,8 @@ impl Writer {
 /// appends.
 struct Flusher {
     db: sled::Db,
-    log: sled::Tree,
+    /// `keys::HEAD_TREE`, where `Mhead` goes.
+    head_tree: sled::Tree,
     blobs: Option<BlobSync>,
     head_tx: Option<watch::Sender<Head>>,
     stats: Arc<crate::Stats>,
@@ -490,7 +493,7 @@ impl Flusher {
             if let (None, Some(head)) = (&error, newest) {
                 if written != Some(head) {
                     match self
-                        .log
+                        .head_tree
                         .insert(keys::META_HEAD, keys::encode_head(&head).to_vec())
                     {
                         Ok(_) => written = Some(head),

@@ -132,9 +132,15 @@ fn the_first_seq_at_a_time_is_found_by_searching_the_log() {
     store.close_blocking();
     drop(store);
     // The head the flusher wrote last is the head after a clean close.
-    edit_raw(dir.path(), |t| {
+    edit_raw_tree(dir.path(), raw::HEAD_TREE, |t| {
         let written = t.get(raw::META_HEAD).expect("get").expect("Mhead");
         assert_eq!(raw::decode_head(&written), Some(head));
+    });
+    edit_raw(dir.path(), |t| {
+        assert!(
+            t.get(raw::META_HEAD).expect("get").is_none(),
+            "Mhead in its own tree"
+        );
         // 120 groups; the three large ones took more than one pack (one sled batch).
         assert!(t.scan_prefix([raw::PACK]).count() > 120);
     });

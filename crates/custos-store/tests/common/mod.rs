@@ -83,6 +83,11 @@ pub fn req(s: u32, expected: Option<u64>, events: Vec<NewEvent>) -> AppendReques
 /// must be closed), and flushes. sled lets go of the directory's lock a moment after its
 /// last handle is dropped, so the open is tried again for up to 2.5 s.
 pub fn edit_raw(dir: &std::path::Path, edit: impl FnOnce(&sled::Tree)) {
+    edit_raw_tree(dir, "custos", edit);
+}
+
+/// [`edit_raw`] on the tree named `name`.
+pub fn edit_raw_tree(dir: &std::path::Path, name: &str, edit: impl FnOnce(&sled::Tree)) {
     let open = || custos_store::sled_config(dir).flush_every_ms(None).open();
     let mut db = open();
     for _ in 0..100 {
@@ -93,6 +98,6 @@ pub fn edit_raw(dir: &std::path::Path, edit: impl FnOnce(&sled::Tree)) {
         db = open();
     }
     let db = db.expect("raw open");
-    edit(&db.open_tree("custos").expect("tree"));
+    edit(&db.open_tree(name).expect("tree"));
     db.flush().expect("flush");
 }
