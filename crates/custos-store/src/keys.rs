@@ -1,4 +1,4 @@
-//! The key layout of the store's three sled trees (byte by byte in `docs/design.md`).
+//! The key layout of the store's four sled trees (byte by byte in `docs/design.md`).
 //!
 //! - [`LOG_TREE`]: the log's packs (`crate::packs`), the head and other metadata, the
 //!   consumers — small values; one sled write (an `insert` of one pack, an `apply_batch`
@@ -8,6 +8,7 @@
 //!   tenant checkpoints, `Mindexed` and `Msealing`, written by the sealer
 //!   (`seal::write_chunk`).
 //! - [`SNAPSHOT_TREE`]: projection snapshots (outside the chain).
+//! - [`HEAD_TREE`]: `Mhead` alone, which the flusher writes after every flush.
 //!
 //! The bulky values live apart from the log because sled rewrites a whole leaf (up to
 //! 16 entries) when it splits or consolidates it, and writes a leaf over a quarter of a
