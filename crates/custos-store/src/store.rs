@@ -34,7 +34,8 @@ pub struct StoreConfig {
     /// Events between two rounds of tenant checkpoints (`crate::checkpoints`): a seal that
     /// ends at least this many events after the last round writes the next one. 1,048,576
     /// by default: an as-of answer for a tenant then reads at most its events of that many
-    /// (and of the memtable), and the checkpoints take a few bytes per event.
+    /// (and of the memtable); a round at every chunk (1) took twice the disk at 10M events
+    /// and ~12 % off appends (docs/PERFORMANCE.md).
     pub checkpoint_events: u64,
     /// The most sled may keep in its page cache, in bytes (sled's own default is 1 GiB).
     pub cache_bytes: u64,
