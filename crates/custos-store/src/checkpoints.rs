@@ -81,13 +81,14 @@ pub(crate) fn state_at(
     tree: &sled::Tree,
     tenant: &TenantId,
     end: Seq,
-    hash_at: impl Fn(Seq) -> Result<Option<Digest>, ReadError>,
+    hash_at: impl FnOnce(Seq) -> Result<Option<Digest>, ReadError>,
 ) -> Result<Option<Access>, ReadError> {
     let Some(value) = tree.get(key(end, tenant.as_str()))? else {
         tracing::warn!(seq = %end, tenant = %tenant, "no tenant checkpoint where the index says one is");
         return Ok(None);
     };
     let Some((hash, bytes)) = keys::split_log_value(&value) else {
+        tracing::warn!(seq = %end, tenant = %tenant, "ignoring a tenant checkpoint too short to hold a hash");
         return Ok(None);
     };
     if hash_at(end)? != Some(hash) {
@@ -141,6 +142,17 @@ pub(crate) fn write_round(
     let first = round.next();
     let mut states: std::collections::BTreeMap<TenantId, Access> = Default::default();
     let mut hash_last = None;
+    // The log's hash at the rounds the tenants' checkpoints were kept at: a few seqs, each
+    // read from its pack once rather than once per tenant.
+    let mut hashes: std::collections::HashMap<Seq, Option<Digest>> = Default::default();
+    let mut hash_at = |seq: Seq| -> Result<Option<Digest>, ReadError> {
+        if let Some(h) = hashes.get(&seq) {
+            return Ok(*h);
+        }
+        let h = packs::get(log, seq)?.map(|v| packs::split(&v).0);
+        hashes.insert(seq, h);
+        Ok(h)
+    };
     for entry in packs::Scan::range(log, first, last) {
         let (seq, value) = entry?;
         let (hash, record) = packs::split(&value);
@@ -153,7 +165,7 @@ pub(crate) fn write_round(
             continue;
         };
         if !states.contains_key(tenant) {
-            let before = state_before(log, tree, tenant, first)?;
+            let before = state_before(log, tree, tenant, first, &mut hash_at)?;
             states.insert(tenant.clone(), before);
         }
         if let Some(state) = states.get_mut(tenant) {
@@ -182,21 +194,20 @@ pub(crate) fn write_round(
 }
 
 /// The state of `tenant` after its events before `first` (the seq after a round): the
-/// checkpoint at the end of the round holding its latest event before `first`, if usable; otherwise all those
-/// events folded from the log one by one (a store damaged, or a checkpoint of a format no
-/// longer read: answered right, at the cost of those reads).
+/// checkpoint at the end of the round holding its latest event before `first`, if usable;
+/// otherwise all those events folded from the log one by one (a store damaged, or a
+/// checkpoint of a format no longer read: answered right, at the cost of those reads).
+/// `hash_at` gives the log's hash at a seq.
 fn state_before(
     log: &sled::Tree,
     tree: &sled::Tree,
     tenant: &TenantId,
     first: Seq,
+    hash_at: &mut impl FnMut(Seq) -> Result<Option<Digest>, ReadError>,
 ) -> Result<Access, ReadError> {
     let before = Seq(first.0.saturating_sub(1));
     let Some(latest) = latest_sealed(tree, tenant, before)? else {
         return Ok(Access::default());
-    };
-    let hash_at = |seq: Seq| -> Result<Option<Digest>, ReadError> {
-        Ok(packs::get(log, seq)?.map(|v| packs::split(&v).0))
     };
     // Every event before `first` is in a round, so the latest one's round ends before it.
     if let Some(end) = round_end(tree, latest)? {
