@@ -26,7 +26,7 @@
 //! The memtable is re-derived from the log after `Mindexed` on open, by the same function
 //! ([`Memtable::add`]) the writer uses, so the indexes can never disagree with the log.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use custos_core::{Event, EventId, EventKind, Seq, StreamId};
 
@@ -700,7 +700,7 @@ mod tests {
             _ => format!("grant:{:05}", i % 5_000),
         };
         let id_of = |i: u64| EventId(u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c));
-        let mut versions: HashMap<String, u64> = HashMap::new();
+        let mut versions: HashMap<String, u64> = HashMap::default();
         for i in 1..=20_000u64 {
             let stream = stream_of(i);
             let v = versions.entry(stream.clone()).or_default();

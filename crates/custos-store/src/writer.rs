@@ -14,7 +14,7 @@
 //! Every `index_chunk_events` events the memtable is frozen and sealed by the sealer
 //! thread (see [`crate::index`]).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, RwLock};
@@ -198,8 +198,8 @@ impl Writer {
         let mut group = Group {
             head: self.head,
             at,
-            versions: HashMap::new(),
-            ids: HashMap::new(),
+            versions: HashMap::default(),
+            ids: HashMap::default(),
             staged: Vec::new(),
             placed: Vec::new(),
             pack: PackBuilder::default(),
